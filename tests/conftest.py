@@ -1,0 +1,10 @@
+"""Shared test set-up: point Keras at the repo's model cache and keep TensorFlow quiet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KERAS_HOME", str(REPO_ROOT / "models_cache"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
