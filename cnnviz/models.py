@@ -196,7 +196,8 @@ def _check_cache_writable(folder: Path) -> None:
 
 def _download_error(name: str, error: BaseException, removed: list[str]) -> WeightsDownloadError:
     text = str(error)
-    cleanup = f" The partial file(s) {', '.join(removed)} were removed." if removed else ""
+    cleanup = (f" The incomplete or damaged file(s) {', '.join(removed)} were removed from the cache."
+               if removed else "")
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         what = "the disk is full"
         todo = f"Free some space in {keras_models_dir()} (or point KERAS_HOME elsewhere) and retry."
@@ -204,7 +205,8 @@ def _download_error(name: str, error: BaseException, removed: list[str]) -> Weig
         what = "the download failed (no internet connection, or the server could not be reached)"
         todo = ("Connect to the internet and retry, copy the weights file into "
                 f"{keras_models_dir()}, or use the bundled offline demo model '{DEMO_MODEL_NAME}'.")
-    elif "hash" in text or "corrupt" in text.lower() or "truncated" in text.lower():
+    elif any(word in text.lower() for word in ("hash", "corrupt", "truncated", "signature",
+                                               "unable to synchronously open")):
         what = "the downloaded or cached weights file is damaged"
         todo = "Retry the download; if it keeps failing, delete the file from the cache."
     else:
@@ -229,9 +231,8 @@ def imagenet_class_names(spec: ModelSpec) -> tuple[tuple[str, ...], bool]:
 
 def _build_imagenet(spec: ModelSpec, weights: str | None) -> keras.Model:
     """Construct the architecture with logits output, downloading weights on first use."""
-    kwargs: dict[str, Any] = {"weights": weights, "classifier_activation": None}
-    if spec.input_size != (224, 224) and spec.name.startswith("NASNet"):
-        kwargs["input_shape"] = (*spec.input_size, 3)
+    kwargs: dict[str, Any] = {"weights": weights, "classifier_activation": None,
+                              "input_shape": (*spec.input_size, 3)}  # fixed size, even for MobileNetV3
     if weights is None:
         return spec.constructor(**kwargs)
     folder = keras_models_dir()
