@@ -22,6 +22,9 @@ __version__ = "0.1.0"
 _API: dict[str, str] = {
     "load_image": "cnnviz.images",
     "prepare_image": "cnnviz.images",
+    "crop_box": "cnnviz.images",
+    "encode_png": "cnnviz.images",
+    "image_sha256": "cnnviz.images",
     "load_model": "cnnviz.models",
     "load_model_file": "cnnviz.models",
     "LoadedModel": "cnnviz.models",

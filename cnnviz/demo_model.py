@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import keras
+import numpy as np
 
 from cnnviz.errors import ModelError, WeightsDownloadError
 from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
@@ -24,24 +26,31 @@ DEMO_MODEL_NAME = "shapes_demo"
 LAST_CONV_LAYER = "last_conv"
 GAP_LAYER = "gap"
 LOGITS_LAYER = "logits"
-# Filters of each conv block; a block is 3x3 convs (+ BatchNorm + ReLU), then 2x2 max-pooling
-# except after the last block. Three poolings: 64 x 64 input -> 8 x 8 "last_conv".
-CONV_BLOCKS: tuple[tuple[int, ...], ...] = ((24,), (48,), (64, 64), (128, 128))
+CAM_BATCH_SIZE = 256
+# The conv layers as (filters, dilation, max-pool after): 3x3 conv + BatchNorm + ReLU each. Two
+# poolings only, so "last_conv" is 16 x 16 for a 64 x 64 input (finer heatmaps than 8 x 8); the
+# dilated convs give the last layer a receptive field of 58 pixels, wider than any shape.
+CONV_LAYERS: tuple[tuple[int, int, bool], ...] = (
+    (24, 1, True),
+    (48, 1, True),
+    (64, 1, False),
+    (64, 2, False),
+    (96, 2, False),
+)
 
 
 def build_demo_model(num_classes: int = len(SHAPE_CLASSES), size: int = DEMO_IMAGE_SIZE) -> keras.Model:
     """The untrained demo CNN: raw pixels (size, size, 3) in, ``num_classes`` logits out."""
     inputs = keras.Input((size, size, 3), dtype="float32", name="image")
     x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
-    for block, widths in enumerate(CONV_BLOCKS, start=1):
-        last_block = block == len(CONV_BLOCKS)
-        for conv, filters in enumerate(widths, start=1):
-            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
-            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
-            last = last_block and conv == len(widths)
-            x = keras.layers.ReLU(name=LAST_CONV_LAYER if last else f"block{block}_relu{conv}")(x)
-        if not last_block:
-            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    for index, (filters, dilation, pool) in enumerate(CONV_LAYERS, start=1):
+        x = keras.layers.Conv2D(
+            filters, 3, padding="same", dilation_rate=dilation, use_bias=False, name=f"conv{index}"
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
+        x = keras.layers.ReLU(name=LAST_CONV_LAYER if index == len(CONV_LAYERS) else f"relu{index}")(x)
+        if pool:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
     x = keras.layers.GlobalAveragePooling2D(name=GAP_LAYER)(x)
     outputs = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     return keras.Model(inputs, outputs, name=DEMO_MODEL_NAME)
@@ -79,3 +88,29 @@ def load_demo_model(weights_path: Path | str = DEMO_WEIGHTS_PATH) -> keras.Model
             "run `python -m cnnviz.train_demo` to train the model again."
         ) from error
     return model
+
+
+def class_activation_maps(
+    model: keras.Model, images: np.ndarray, class_indices: np.ndarray | None = None
+) -> np.ndarray:
+    """Reference CAM (Zhou et al., 2016) of the demo model, upsampled to the images' size.
+
+    ``last_conv`` activations weighted by the ``logits`` kernel column of each image's class (its
+    predicted class when ``class_indices`` is None). Returns (n, H, W) float32. A small independent
+    oracle for checking the bundled model and the heatmap engine, not the engine itself.
+    """
+    images = np.asarray(images)
+    probe = keras.Model(model.inputs, [model.get_layer(LAST_CONV_LAYER).output, model.outputs[0]])
+    activations, logits = probe.predict(images.astype(np.float32), batch_size=CAM_BATCH_SIZE, verbose=0)
+    classes = np.argmax(logits, axis=1) if class_indices is None else np.asarray(class_indices)
+    kernel = model.get_layer(LOGITS_LAYER).get_weights()[0]  # (channels, classes)
+    maps = np.einsum("nhwc,cn->nhw", activations, kernel[:, classes])
+    height, width = images.shape[1:3]
+    return np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+
+
+def cam_pointing_hits(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Pointing game (Zhang et al., 2016) without tolerance: is each heatmap's maximum on the object?"""
+    flat = heatmaps.reshape(len(heatmaps), -1)
+    peaks = np.argmax(flat, axis=1)
+    return masks.reshape(len(masks), -1)[np.arange(len(masks)), peaks]

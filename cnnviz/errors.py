@@ -80,6 +80,10 @@ class LayerNotSpatialError(LayerError):
     """The layer has no spatial (batch, height, width, channels) output."""
 
 
+class LayerWithoutKernelError(LayerError):
+    """The layer has no convolution kernel to show (pooling, activation, dense, normalisation)."""
+
+
 class ParameterError(CnnvizError, ValueError):
     """A parameter is out of its valid range or impossible for this input."""
 

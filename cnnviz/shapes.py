@@ -23,8 +23,8 @@ SHAPE_CLASSES: tuple[str, ...] = (
     "star",
     "cross",
     "ring",
-    "crescent",
     "heart",
+    "arrow",
 )
 DEMO_IMAGE_SIZE = 64
 
@@ -53,6 +53,8 @@ NOISE_SIGMA_RANGE = (3.0, 12.0)
 SUPERSAMPLE = 4
 # A pixel belongs to the mask when the shape covers at least half of it.
 MASK_COVERAGE = 0.5
+# A ring's hole radius as a fraction of its outer radius: a thick band, so a heatmap peak can land on it.
+RING_HOLE = 0.5
 _CIRCLE_POINTS = 72
 
 
@@ -95,6 +97,16 @@ def _heart(radius: float) -> np.ndarray:
     return points * (radius / 16.5)
 
 
+def _arrow(radius: float) -> np.ndarray:
+    shaft, head, neck = radius * 0.24, radius * 0.62, radius * 0.05  # half-widths, head base position
+    return np.array(
+        [
+            [-radius * 0.95, -shaft], [neck, -shaft], [neck, -head], [radius, 0.0],
+            [neck, head], [neck, shaft], [-radius * 0.95, shaft],
+        ]
+    )
+
+
 def _shape_polygons(name: str, radius: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Outline of a shape centred on the origin: (filled polygons, holes cut out of them)."""
     if name == "circle":
@@ -108,13 +120,11 @@ def _shape_polygons(name: str, radius: float) -> tuple[list[np.ndarray], list[np
     if name == "cross":
         return [_cross(radius)], []
     if name == "ring":
-        return [_regular_polygon(_CIRCLE_POINTS, radius)], [_regular_polygon(_CIRCLE_POINTS, radius * 0.58)]
-    if name == "crescent":
-        return [_regular_polygon(_CIRCLE_POINTS, radius)], [
-            _regular_polygon(_CIRCLE_POINTS, radius * 0.82) + [radius * 0.45, -radius * 0.1]
-        ]
+        return [_regular_polygon(_CIRCLE_POINTS, radius)], [_regular_polygon(_CIRCLE_POINTS, radius * RING_HOLE)]
     if name == "heart":
         return [_heart(radius)], []
+    if name == "arrow":
+        return [_arrow(radius)], []
     raise AssertionError(f"no outline for {name!r}")  # SHAPE_CLASSES and this function disagree
 
 
