@@ -3,7 +3,8 @@
 It makes the app work offline and gives correctness tests a model whose right answer is known.
 The head is conv -> GlobalAveragePooling2D -> Dense (logits), so classic CAM (Zhou et al., 2016)
 applies: the class map is the "last_conv" activations weighted by the "logits" Dense kernel.
-Preprocessing is built in (Rescaling), so the model takes raw pixels 0..255.
+Preprocessing is built in (Rescaling), so the model takes raw pixels 0..255. train_demo adds a
+small localisation term to its loss, so the model's evidence sits on the shape (see train_demo).
 """
 
 from __future__ import annotations
@@ -27,30 +28,40 @@ LAST_CONV_LAYER = "last_conv"
 GAP_LAYER = "gap"
 LOGITS_LAYER = "logits"
 CAM_BATCH_SIZE = 256
-# The conv layers as (filters, dilation, max-pool after): 3x3 conv + BatchNorm + ReLU each. Two
-# poolings only, so "last_conv" is 16 x 16 for a 64 x 64 input (finer heatmaps than 8 x 8); the
-# dilated convs give the last layer a receptive field of 58 pixels, wider than any shape.
-CONV_LAYERS: tuple[tuple[int, int, bool], ...] = (
-    (24, 1, True),
-    (48, 1, True),
-    (64, 1, False),
-    (64, 2, False),
-    (96, 2, False),
-)
+MAX_REASON_CHARS = 200  # Keras' load errors can print whole tensors: keep the first line only
+# Filters of the conv layers (3x3 conv + BatchNorm + ReLU each). The image goes down to 16 x 16
+# ("fine" features), then on to 8 x 8 where two convs give a receptive field of 54 pixels, wider than
+# any shape; those "coarse" features come back up to 16 x 16, are added to the fine ones, and one
+# more conv makes "last_conv". Why: with 8 x 8 maps a heatmap peak can only sit on an 8-pixel grid
+# (off narrow shapes), and 16 x 16 maps with a small receptive field see only edges (peaks beside
+# the shape); this top-down path gives 16 x 16 maps whose units still see whole shapes.
+STEM_FILTERS = (16, 32)  # 64 -> 32 -> 16
+FINE_FILTERS = 64  # at 16 x 16
+COARSE_FILTERS = (96, 96)  # at 8 x 8
+LAST_CONV_FILTERS = 96  # at 16 x 16
+
+
+def _conv_bn_relu(x: Any, filters: int, name: str, relu_name: str | None = None) -> Any:
+    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=relu_name or f"{name}_relu")(x)
 
 
 def build_demo_model(num_classes: int = len(SHAPE_CLASSES), size: int = DEMO_IMAGE_SIZE) -> keras.Model:
     """The untrained demo CNN: raw pixels (size, size, 3) in, ``num_classes`` logits out."""
     inputs = keras.Input((size, size, 3), dtype="float32", name="image")
     x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
-    for index, (filters, dilation, pool) in enumerate(CONV_LAYERS, start=1):
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", dilation_rate=dilation, use_bias=False, name=f"conv{index}"
-        )(x)
-        x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
-        x = keras.layers.ReLU(name=LAST_CONV_LAYER if index == len(CONV_LAYERS) else f"relu{index}")(x)
-        if pool:
-            x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    for index, filters in enumerate(STEM_FILTERS, start=1):
+        x = _conv_bn_relu(x, filters, f"stem{index}")
+        x = keras.layers.MaxPooling2D(2, name=f"stem{index}_pool")(x)
+    fine = _conv_bn_relu(x, FINE_FILTERS, "fine")
+    x = keras.layers.MaxPooling2D(2, name="fine_pool")(fine)
+    for index, filters in enumerate(COARSE_FILTERS, start=1):
+        x = _conv_bn_relu(x, filters, f"coarse{index}")
+    x = keras.layers.Conv2D(FINE_FILTERS, 1, name="coarse_project")(x)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="coarse_upsample")(x)
+    x = keras.layers.Add(name="merge")([fine, x])
+    x = _conv_bn_relu(x, LAST_CONV_FILTERS, "head", relu_name=LAST_CONV_LAYER)
     x = keras.layers.GlobalAveragePooling2D(name=GAP_LAYER)(x)
     outputs = keras.layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     return keras.Model(inputs, outputs, name=DEMO_MODEL_NAME)
@@ -83,8 +94,10 @@ def load_demo_model(weights_path: Path | str = DEMO_WEIGHTS_PATH) -> keras.Model
     try:
         model.load_weights(path)
     except (OSError, ValueError) as error:
+        text = str(error).strip()
+        reason = text.splitlines()[0][:MAX_REASON_CHARS] if text else type(error).__name__
         raise WeightsDownloadError(
-            f"The demo model's weights file {path} could not be loaded ({error}); "
+            f"The demo model's weights file {path} could not be loaded ({reason}); "
             "run `python -m cnnviz.train_demo` to train the model again."
         ) from error
     return model
@@ -109,7 +122,7 @@ def class_activation_maps(
     return np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
 
 
-def cam_pointing_hits(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def pointing_game_hits(heatmaps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Pointing game (Zhang et al., 2016) without tolerance: is each heatmap's maximum on the object?"""
     flat = heatmaps.reshape(len(heatmaps), -1)
     peaks = np.argmax(flat, axis=1)

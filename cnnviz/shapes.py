@@ -129,12 +129,11 @@ def _shape_polygons(name: str, radius: float) -> tuple[list[np.ndarray], list[np
 
 
 def _shape_coverage(
-    name: str, size: int, centre: np.ndarray, radius: float, angle: float
+    size: int, filled: list[np.ndarray], holes: list[np.ndarray], centre: np.ndarray, angle: float
 ) -> np.ndarray:
     """Fraction of each pixel the shape covers, (size, size) float32 in [0, 1] (anti-aliased)."""
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     canvas = np.zeros((size * SUPERSAMPLE, size * SUPERSAMPLE), np.uint8)
-    filled, holes = _shape_polygons(name, radius)
 
     def to_canvas(points: np.ndarray) -> np.ndarray:
         # pixel centres sit at integer + 0.5; keep 4 fractional bits for OpenCV's sub-pixel drawing
@@ -212,9 +211,10 @@ def generate_sample(
     name = SHAPE_CLASSES[label]
 
     radius = rng.uniform(MIN_RADIUS_FRACTION, MAX_RADIUS_FRACTION) * size
-    low, high = radius + BORDER_MARGIN, size - radius - BORDER_MARGIN
-    centre = rng.uniform(low, high, 2)
-    coverage = _shape_coverage(name, size, centre, radius, rng.uniform(0, 2 * np.pi))
+    filled, holes = _shape_polygons(name, radius)
+    extent = max(float(np.linalg.norm(points, axis=1).max()) for points in filled)  # reach at any rotation
+    centre = rng.uniform(extent + BORDER_MARGIN, size - extent - BORDER_MARGIN, 2)
+    coverage = _shape_coverage(size, filled, holes, centre, rng.uniform(0, 2 * np.pi))
     mask = coverage >= MASK_COVERAGE
 
     background = _background(rng, size)

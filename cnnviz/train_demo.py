@@ -1,0 +1,277 @@
+"""Train the bundled demo CNN on the procedural shapes: ``python -m cnnviz.train_demo``.
+
+Each epoch draws fresh images (seed TRAIN_SEED + epoch), so the network never sees the same image
+twice and has to learn shapes rather than memorise. It writes the weights and a metadata JSON
+(accuracies, seeds, timing, versions) to models_cache/. Defaults finish in a few minutes on 2 CPU
+cores.
+
+The loss is cross-entropy plus a small localisation term: a spatial softmax over the true class's
+map (the "logits" Dense applied at every "last_conv" position, i.e. its CAM) should put its mass on
+cells whose centre lies on the shape (a multiple-instance pointing loss, using the masks the dataset
+provides). Classification alone leaves the peak anywhere on a broad blob around the shape (a GAP
+head does not care where evidence sits); with the term, the model's evidence sits on the shape, which
+is what the heatmap tests need to check CAM, Grad-CAM, occlusion and Score-CAM implementations. The
+saved model is the plain GAP + Dense CNN of demo_model; the term only changes its trained weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cnnviz.demo_model import (  # noqa: E402
+    DEMO_WEIGHTS_PATH,
+    LAST_CONV_LAYER,
+    LOGITS_LAYER,
+    build_demo_model,
+    pointing_game_hits,
+    class_activation_maps,
+)
+from cnnviz.errors import ParameterError  # noqa: E402
+from cnnviz.shapes import (  # noqa: E402
+    DEMO_IMAGE_SIZE,
+    MAX_TRAIN_EPOCHS,
+    SHAPE_CLASSES,
+    TEST_SEED,
+    TRAIN_SEED,
+    VAL_SEED,
+    generate_dataset,
+)
+
+DEFAULT_EPOCHS = 8
+DEFAULT_SAMPLES_PER_EPOCH = 6400  # 100 batches
+BATCH_SIZE = 64
+LEARNING_RATE = 3e-3
+WARMUP_FRACTION = 0.05  # of all steps, linear warm-up before the cosine decay
+WEIGHT_DECAY = 1e-4
+LOCALISATION_WEIGHT = 0.5  # weight of the pointing term beside cross-entropy
+VAL_SAMPLES = 2000
+TEST_SAMPLES = 1000
+POINTING_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What one training run achieved; written beside the weights as JSON."""
+
+    class_names: tuple[str, ...]
+    image_size: int
+    epochs: int
+    samples_per_epoch: int
+    batch_size: int
+    train_seeds: tuple[int, ...]
+    localisation_weight: float
+    val_seed: int
+    test_seed: int
+    val_accuracy: float
+    test_accuracy: float
+    test_samples: int
+    cam_pointing_rate: float
+    pointing_samples: int
+    training_seconds: float
+    param_count: int
+    weights_bytes: int
+    keras_version: str
+    tensorflow_version: str
+    python_version: str
+
+
+def metadata_path_for(weights_path: Path) -> Path:
+    """The metadata JSON beside a weights file: shapes_demo.weights.h5 -> shapes_demo.json."""
+    return weights_path.with_name(weights_path.name.removesuffix(".weights.h5") + ".json")
+
+
+def _cell_targets(masks: np.ndarray, cells: int) -> np.ndarray:
+    """(n, cells, cells) bool: is the centre of each last_conv cell on the shape?
+
+    A bilinearly upsampled map peaks at a cell centre, so these are exactly the cells whose peak
+    would win the pointing game. Where no centre lies on the shape (a thin band), any overlap counts.
+    """
+    n, size = len(masks), masks.shape[1]
+    step = size // cells
+    blocks = masks.reshape(n, cells, step, cells, step)
+    middle = slice(step // 2 - 1, step // 2 + 1) if step >= 2 else slice(0, 1)
+    centres = blocks[:, :, middle, :, middle].any(axis=(2, 4))
+    overlaps = blocks.any(axis=(2, 4))
+    empty = ~centres.any(axis=(1, 2))
+    centres[empty] = overlaps[empty]
+    return centres
+
+
+def _batches(images: np.ndarray, *targets: np.ndarray, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batches of float32 raw pixels and targets; images stay uint8 in memory until a batch is cast."""
+    data = tf.data.Dataset.from_tensor_slices((images, *targets))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(images), seed=shuffle_seed)
+    return data.batch(BATCH_SIZE).map(lambda x, *rest: (tf.cast(x, tf.float32), *rest)).prefetch(2)
+
+
+def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    logits = model.predict(images.astype(np.float32), batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def _training_step(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> Any:
+    """A compiled step: cross-entropy + LOCALISATION_WEIGHT x pointing loss on the true class's CAM."""
+    # the logits Dense applied at every last_conv position: one CAM per class, (n, h, w, classes)
+    class_maps = model.get_layer(LOGITS_LAYER)(model.get_layer(LAST_CONV_LAYER).output)
+    trainer = keras.Model(model.inputs, [model.outputs[0], class_maps])
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(images: tf.Tensor, labels: tf.Tensor, cells: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            logits, maps = trainer(images, training=True)
+            classification = cross_entropy(labels, logits)
+            true_maps = tf.gather(maps, labels, axis=3, batch_dims=1)  # (n, h, w)
+            flat = tf.reshape(true_maps, (tf.shape(true_maps)[0], -1))
+            log_share = tf.nn.log_softmax(flat, axis=1)
+            on_shape = tf.reshape(cells, tf.shape(flat))
+            pointing = -tf.reduce_mean(
+                tf.reduce_logsumexp(tf.where(on_shape, log_share, tf.fill(tf.shape(flat), -1e9)), axis=1)
+            )
+            loss = classification + LOCALISATION_WEIGHT * pointing
+        gradients = tape.gradient(loss, trainer.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, trainer.trainable_variables))
+        correct = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1), labels), tf.float32))
+        return classification, pointing, correct
+
+    return step
+
+
+def train_demo(
+    epochs: int = DEFAULT_EPOCHS,
+    samples_per_epoch: int = DEFAULT_SAMPLES_PER_EPOCH,
+    out: Path | str = DEMO_WEIGHTS_PATH,
+    verbose: bool = True,
+    *,
+    val_samples: int = VAL_SAMPLES,
+    test_samples: int = TEST_SAMPLES,
+) -> TrainingReport:
+    """Train the demo CNN from scratch with fixed seeds, save weights + metadata, return the figures.
+
+    ``val_samples`` and ``test_samples`` size the evaluation sets (smaller ones make smoke tests quick).
+    """
+    if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
+        raise ParameterError(
+            f"epochs must be in 1..{MAX_TRAIN_EPOCHS} (training seeds must stay clear of the test seed), "
+            f"got {epochs}."
+        )
+    if min(val_samples, test_samples) < 1:
+        raise ParameterError(f"Evaluation needs at least one image, got {val_samples} and {test_samples}.")
+    if samples_per_epoch < BATCH_SIZE:
+        raise ParameterError(
+            f"samples per epoch must be at least the batch size {BATCH_SIZE}, got {samples_per_epoch}."
+        )
+    out = Path(out)
+    if not out.name.endswith(".weights.h5"):
+        raise ParameterError(
+            f"The weights file name must end with .weights.h5 (Keras requires it), got {out.name!r}."
+        )
+    say = print if verbose else (lambda *_args, **_kwargs: None)
+    start = time.perf_counter()
+    keras.utils.set_random_seed(TRAIN_SEED)
+
+    model = build_demo_model()
+    steps_per_epoch = -(-samples_per_epoch // BATCH_SIZE)
+    total_steps = epochs * steps_per_epoch
+    warmup_steps = max(1, int(WARMUP_FRACTION * total_steps))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, total_steps - warmup_steps), warmup_target=LEARNING_RATE, warmup_steps=warmup_steps
+    )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY)
+    step = _training_step(model, optimizer)
+    cells = model.get_layer(LAST_CONV_LAYER).output.shape[1]
+    say(f"demo CNN: {model.count_params():,} parameters, {len(SHAPE_CLASSES)} classes, {DEMO_IMAGE_SIZE}px images")
+    val_images, val_labels, _ = generate_dataset(val_samples, VAL_SEED)
+    train_seeds = tuple(TRAIN_SEED + epoch for epoch in range(epochs))
+    for epoch, seed in enumerate(train_seeds):
+        images, labels, masks = generate_dataset(samples_per_epoch, seed)
+        totals = np.zeros(3)
+        for batch in _batches(images, labels, _cell_targets(masks, cells), shuffle_seed=seed):
+            totals += [float(value) for value in step(*batch)]
+        classification, pointing, correct = totals / steps_per_epoch
+        val_accuracy = _accuracy(model, val_images, val_labels)
+        say(
+            f"epoch {epoch + 1}/{epochs}: cross-entropy {classification:.4f}, pointing loss {pointing:.4f}, "
+            f"train acc {correct:.4f}, val acc {val_accuracy:.4f}, {time.perf_counter() - start:.0f}s"
+        )
+    training_seconds = time.perf_counter() - start
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(out)
+    test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED)
+    test_accuracy = _accuracy(model, test_images, test_labels)
+    pointing_samples = min(POINTING_SAMPLES, test_samples)
+    maps = class_activation_maps(model, test_images[:pointing_samples])
+    pointing_rate = float(np.mean(pointing_game_hits(maps, test_masks[:pointing_samples])))
+    report = TrainingReport(
+        class_names=SHAPE_CLASSES,
+        image_size=DEMO_IMAGE_SIZE,
+        epochs=epochs,
+        samples_per_epoch=samples_per_epoch,
+        batch_size=BATCH_SIZE,
+        train_seeds=train_seeds,
+        localisation_weight=LOCALISATION_WEIGHT,
+        val_seed=VAL_SEED,
+        test_seed=TEST_SEED,
+        val_accuracy=round(val_accuracy, 4),
+        test_accuracy=round(test_accuracy, 4),
+        test_samples=test_samples,
+        cam_pointing_rate=round(pointing_rate, 4),
+        pointing_samples=pointing_samples,
+        training_seconds=round(training_seconds, 1),
+        param_count=int(model.count_params()),
+        weights_bytes=out.stat().st_size,
+        keras_version=keras.__version__,
+        tensorflow_version=tf.__version__,
+        python_version=platform.python_version(),
+    )
+    metadata_path = metadata_path_for(out)
+    metadata_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
+    say(
+        f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {test_accuracy:.4f} "
+        f"(seed {TEST_SEED}), CAM pointing {pointing_rate:.3f}; wrote {out} ({report.weights_bytes:,} bytes) "
+        f"and {metadata_path}"
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnviz.train_demo",
+        description="Train the bundled demo CNN on the procedural shapes (a few minutes on a CPU).",
+    )
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs (default {DEFAULT_EPOCHS})")
+    parser.add_argument(
+        "--samples", type=int, default=DEFAULT_SAMPLES_PER_EPOCH,
+        help=f"fresh images per epoch (default {DEFAULT_SAMPLES_PER_EPOCH})",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEMO_WEIGHTS_PATH,
+        help=f"weights file, *.weights.h5; the metadata JSON goes beside it (default {DEMO_WEIGHTS_PATH})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        train_demo(args.epochs, args.samples, args.out)
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

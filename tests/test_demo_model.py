@@ -1,0 +1,145 @@
+"""The bundled demo CNN: its weights load, it is accurate on unseen shapes, and its CAM points at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from cnnviz.demo_model import (
+    DEMO_METADATA_PATH,
+    DEMO_WEIGHTS_PATH,
+    GAP_LAYER,
+    LAST_CONV_LAYER,
+    LOGITS_LAYER,
+    class_activation_maps,
+    demo_class_names,
+    demo_metadata,
+    load_demo_model,
+    pointing_game_hits,
+)
+from cnnviz.errors import ModelError, WeightsDownloadError
+from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, TEST_SEED, generate_dataset
+from cnnviz.train_demo import main as train_main
+from cnnviz.train_demo import metadata_path_for, train_demo
+
+MAX_WEIGHTS_BYTES = 5 * 1024 * 1024
+MIN_TEST_ACCURACY = 0.97
+# Measured: 99.8 % of 500 TEST_SEED images (every class >= 98 %); 50 images leave a margin.
+MIN_CAM_POINTING = 0.90
+
+
+@pytest.fixture(scope="module")
+def model() -> keras.Model:
+    return load_demo_model()
+
+
+@pytest.fixture(scope="module")
+def test_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return generate_dataset(1000, TEST_SEED)
+
+
+def test_bundled_weights_exist_and_are_small() -> None:
+    assert DEMO_WEIGHTS_PATH.is_file(), "run `python -m cnnviz.train_demo`"
+    assert DEMO_WEIGHTS_PATH.stat().st_size < MAX_WEIGHTS_BYTES
+
+
+def test_model_takes_raw_pixels_and_returns_one_logit_per_class(model: keras.Model) -> None:
+    assert model.name == "shapes_demo"
+    assert tuple(model.inputs[0].shape) == (None, DEMO_IMAGE_SIZE, DEMO_IMAGE_SIZE, 3)
+    assert tuple(model.outputs[0].shape) == (None, len(SHAPE_CLASSES))
+    assert isinstance(model.get_layer("rescale"), keras.layers.Rescaling)
+    assert demo_class_names() == SHAPE_CLASSES
+
+
+def test_head_supports_classic_cam(model: keras.Model) -> None:
+    """last_conv -> GlobalAveragePooling2D -> Dense logits without activation: CAM applies."""
+    logits = model.layers[-1]
+    assert logits.name == LOGITS_LAYER and isinstance(logits, keras.layers.Dense)
+    assert logits.get_config()["activation"] == "linear"
+    gap = model.layers[-2]
+    assert gap.name == GAP_LAYER and isinstance(gap, keras.layers.GlobalAveragePooling2D)
+    last_conv = model.get_layer(LAST_CONV_LAYER)
+    assert gap.input is last_conv.output
+    height, width = last_conv.output.shape[1:3]
+    assert height >= 8 and width >= 8
+
+
+def test_accuracy_on_images_never_used_in_training(
+    model: keras.Model, test_set: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    images, labels, _ = test_set
+    logits = model.predict(images.astype(np.float32), batch_size=250, verbose=0)
+    accuracy = np.mean(np.argmax(logits, axis=1) == labels)
+    assert accuracy >= MIN_TEST_ACCURACY, f"accuracy {accuracy:.3f} on seed {TEST_SEED}"
+
+
+def test_cam_peak_lies_on_the_shape(
+    model: keras.Model, test_set: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    images, labels, masks = test_set
+    maps = class_activation_maps(model, images[:50], class_indices=labels[:50])
+    assert maps.shape == (50, DEMO_IMAGE_SIZE, DEMO_IMAGE_SIZE) and maps.dtype == np.float32
+    rate = pointing_game_hits(maps, masks[:50]).mean()
+    assert rate >= MIN_CAM_POINTING, f"CAM pointing rate {rate:.2f}"
+
+
+def test_cam_averages_back_to_the_logits(
+    model: keras.Model, test_set: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> None:
+    """GAP is linear: the mean of a class's map plus the Dense bias is that class's logit."""
+    images = test_set[0][:8]
+    logits = model.predict(images.astype(np.float32), verbose=0)
+    bias = model.get_layer(LOGITS_LAYER).get_weights()[1]
+    for k in (0, len(SHAPE_CLASSES) - 1):
+        maps = class_activation_maps(model, images, class_indices=np.full(len(images), k))
+        np.testing.assert_allclose(maps.mean(axis=(1, 2)) + bias[k], logits[:, k], rtol=0.02, atol=0.05)
+
+
+def test_pointing_game_counts_peaks_on_the_mask() -> None:
+    masks = np.zeros((2, 4, 4), bool)
+    masks[:, 1, 1] = True
+    heatmaps = np.zeros((2, 4, 4), np.float32)
+    heatmaps[0, 1, 1] = 1.0  # peak on the shape
+    heatmaps[1, 3, 3] = 1.0  # peak beside it
+    np.testing.assert_array_equal(pointing_game_hits(heatmaps, masks), [True, False])
+
+
+def test_metadata_records_the_run(model: keras.Model) -> None:
+    metadata = demo_metadata()
+    assert tuple(metadata["class_names"]) == SHAPE_CLASSES
+    assert metadata["image_size"] == DEMO_IMAGE_SIZE and metadata["test_seed"] == TEST_SEED
+    assert TEST_SEED not in metadata["train_seeds"] and metadata["val_seed"] != TEST_SEED
+    assert metadata["test_accuracy"] >= MIN_TEST_ACCURACY and metadata["cam_pointing_rate"] >= MIN_CAM_POINTING
+    assert metadata["param_count"] == model.count_params()
+    assert metadata["weights_bytes"] == DEMO_WEIGHTS_PATH.stat().st_size
+    assert metadata_path_for(DEMO_WEIGHTS_PATH) == DEMO_METADATA_PATH
+
+
+def test_missing_weights_say_how_to_make_them(tmp_path: Path) -> None:
+    with pytest.raises(WeightsDownloadError, match=r"python -m cnnviz\.train_demo"):
+        load_demo_model(tmp_path / "absent.weights.h5")
+
+
+def test_damaged_weights_are_a_model_error(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.weights.h5"
+    damaged.write_bytes(b"not an HDF5 file" * 10)
+    with pytest.raises(ModelError, match=r"could not be loaded.*python -m cnnviz\.train_demo"):
+        load_demo_model(damaged)
+
+
+def test_training_command_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_main(["--epochs", "0"]) == 2
+    assert "epochs must be in" in capsys.readouterr().err
+
+
+def test_training_writes_loadable_weights_and_metadata(tmp_path: Path) -> None:
+    """One tiny epoch end to end: the same code path as the real training, minus the minutes."""
+    out = tmp_path / "tiny.weights.h5"
+    report = train_demo(epochs=1, samples_per_epoch=64, out=out, verbose=False, val_samples=32, test_samples=32)
+    assert out.is_file() and metadata_path_for(out).is_file()
+    assert report.train_seeds == (1000,) and report.test_seed == TEST_SEED and report.test_samples == 32
+    assert 0.0 <= report.test_accuracy <= 1.0
+    load_demo_model(out)  # the weights fit the architecture
