@@ -1,0 +1,115 @@
+"""Predict: the model's five most likely classes for the image, and how long it took."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+from matplotlib.figure import Figure
+
+from cnnviz.predict import Prediction
+from ui import engine, state
+from ui.downloads import download_png
+from ui.errors import user_errors
+
+TOP = 5
+BAR_COLOUR = "#3b5bdb"
+
+
+def bar_chart(predictions: tuple[Prediction, ...]) -> go.Figure:
+    """Horizontal bars, most likely class on top, probability in percent written on each bar."""
+    labels = [p.label for p in predictions][::-1]
+    percent = [100 * p.probability for p in predictions][::-1]
+    figure = go.Figure(go.Bar(
+        x=percent, y=labels, orientation="h", marker_color=BAR_COLOUR,
+        text=[f"{value:.1f} %" for value in percent], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.2f} %<extra></extra>",
+    ))
+    figure.update_layout(
+        xaxis={"title": "probability (%)", "range": [0, 112], "tickvals": [0, 20, 40, 60, 80, 100]},
+        yaxis={"automargin": True}, height=80 + 45 * len(predictions),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return figure
+
+
+def bar_chart_png(predictions: tuple[Prediction, ...], title: str) -> Figure:
+    """The same chart drawn with matplotlib, for the PNG download."""
+    figure = Figure(figsize=(6.4, 0.6 + 0.5 * len(predictions)))
+    axes = figure.add_subplot()
+    labels = [p.label for p in predictions][::-1]
+    percent = [100 * p.probability for p in predictions][::-1]
+    bars = axes.barh(labels, percent, color=BAR_COLOUR)
+    axes.bar_label(bars, labels=[f"{value:.1f} %" for value in percent], padding=3)
+    axes.set_xlim(0, 110)
+    axes.set_xlabel("probability (%)")
+    axes.set_title(title, fontsize=10)
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
+st.title("Predict")
+st.caption("The five classes the model finds most likely for your image.")
+
+model = state.require_model()
+image = state.require_image()
+fit = state.fit()
+
+with user_errors():
+    result = engine.predict(model, image, top=TOP, fit=fit)
+
+best = result.predictions[0]
+left, right = st.columns([2, 3], gap="large")
+with left:
+    height, width = image.image.shape[:2]
+    st.image(image.preview, caption=f"Your image: {image.name} ({width}x{height})",
+             width="stretch" if image.source == "upload" else 256)
+    input_height, input_width = model.loaded.input_size
+    if (height, width) == model.loaded.input_size:
+        st.caption(f"The model sees this image as it is ({input_width}x{input_height} is its input).")
+    else:
+        st.image(state.preview_of(result.model_input), width=256,
+                 caption=f"What the model sees: {input_width}x{input_height} "
+                         f"({'centre crop' if fit == 'crop' else 'stretched'})")
+with right:
+    st.markdown(f"**{model.label}** says: **{best.label}** ({100 * best.probability:.1f} %)")
+    if image.class_name is not None and image.class_name in model.loaded.class_names:
+        correct = best.label == image.class_name
+        st.markdown(f"Ground truth of this generated sample: **{image.class_name}** "
+                    f"{':green[(correct)]' if correct else ':red[(wrong)]'}")
+    st.plotly_chart(bar_chart(result.predictions), config={"displayModeBar": False},
+                    key="predict.chart")
+    st.caption(f"Prediction took {1000 * result.seconds:.0f} ms (resize and forward pass on this "
+               "server; computed once per model, image and fit, then reused).")
+    download_png("Download the chart (PNG)",
+                 lambda: bar_chart_png(result.predictions, f"{model.label}: {image.name}"),
+                 file_name=f"predictions-{model.loaded.name}-{image.sha256[:8]}.png",
+                 key="predict.download")
+    if model.random_weights:
+        st.warning("This model has random weights: its predictions are meaningless. Choose "
+                   "ImageNet weights or the demo model for real predictions.", icon=":material/shuffle:")
+    elif model.loaded.spec is not None and model.loaded.spec.is_demo and image.source == "upload":
+        st.info(f"The demo model knows only {model.loaded.num_classes} shapes "
+                f"({', '.join(model.loaded.class_names)}): whatever an image shows, its answer is "
+                "one of them. Choose an ImageNet model for photos.", icon=":material/category:")
+    elif not model.loaded.labels_known:
+        st.info("Class names could not be downloaded, so classes are shown by number.",
+                icon=":material/label_off:")
+
+with st.expander("How to read this", expanded=False):
+    st.markdown(
+        "**What is shown.** The network ends in one score (a *logit*) per class it knows; the "
+        "softmax function turns the scores into probabilities that add up to 100 % over all "
+        f"classes ({model.loaded.num_classes} here). The bars are the {TOP} largest.\n\n"
+        "**How to read it.** A tall first bar means the model is confident, not that it is "
+        "right: modern networks are often over-confident (Guo et al., 2017). Close runners-up "
+        "often share features with the winner (two dog breeds, a circle and a ring). The model "
+        "can only answer with classes it was trained on: a photo of something else still gets "
+        "100 % spread over them.\n\n"
+        "**Limits.** The model sees only the resized input on the left: details smaller than a "
+        "few pixels at that size are gone, and a centre crop hides the edges of a wide image. A "
+        "high probability on an image unlike the training data is a known weakness of softmax "
+        "scores (Hendrycks & Gimpel, 2017).\n\n"
+        "**References.** C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, *On Calibration of Modern "
+        "Neural Networks*, ICML 2017. D. Hendrycks, K. Gimpel, *A Baseline for Detecting "
+        "Misclassified and Out-of-Distribution Examples in Neural Networks*, ICLR 2017."
+    )

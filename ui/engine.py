@@ -1,0 +1,73 @@
+"""Cached calls into the cnnviz engine: models once per process, results once per input.
+
+Models: ``st.cache_resource`` (shared by every session; never mutate a loaded model; each
+``LoadedModel`` carries a lock that cnnviz holds while running it). Results: ``st.cache_data`` keyed
+on the model's key, the image's sha256 and the parameters; the model and the image themselves are
+passed as unhashed ``_``-arguments, because Streamlit hashes only a sample of large arrays and could
+serve the result of another image. Copy this pattern for every engine call a page makes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+import cnnviz.predict
+from cnnviz.models import LoadedModel, load_model, load_model_file
+from cnnviz.predict import Prediction, model_input
+from ui.state import ImageChoice, ModelChoice
+
+MODEL_CACHE_ENTRIES = 6  # zoo models kept loaded (MobileNetV2 ~ 30 MB in memory; VGG16 ~ 550 MB)
+USER_MODEL_CACHE_ENTRIES = 2
+PREDICT_CACHE_ENTRIES = 64
+
+
+def _warm_up(loaded: LoadedModel) -> None:
+    """Trace the compiled forward pass now, so the first prediction on a page is fast."""
+    height, width = loaded.input_size
+    with loaded.lock:
+        loaded.logits(np.zeros((1, height, width, 3), np.uint8))
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)...",
+                   max_entries=MODEL_CACHE_ENTRIES)
+def load_zoo_model(name: str, weights: str | None) -> LoadedModel:
+    """A zoo model with ImageNet weights ("imagenet"), random weights (None), or the demo model."""
+    loaded = load_model(name, weights=weights)
+    _warm_up(loaded)
+    return loaded
+
+
+@st.cache_resource(show_spinner="Loading your model file...", max_entries=USER_MODEL_CACHE_ENTRIES)
+def load_user_model(sha256: str, filename: str, labels_sha256: str | None,
+                    preprocessing: str | None, _data: bytes, _labels: bytes | None) -> LoadedModel:
+    """A user's .keras/.h5 file (safe mode), keyed on the sha256 of its bytes and the options."""
+    loaded = load_model_file(_data, filename=filename, labels=_labels, preprocessing=preprocessing)
+    _warm_up(loaded)
+    return loaded
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """The top classes, what the model was shown, and how long the computation took."""
+
+    predictions: tuple[Prediction, ...]
+    model_input: np.ndarray  # the image resized to the model's input (uint8)
+    seconds: float
+
+
+@st.cache_data(max_entries=PREDICT_CACHE_ENTRIES, show_spinner=False)
+def _predict(model_key: str, image_sha256: str, top: int, fit: str,
+             _loaded_model: LoadedModel, _image: np.ndarray) -> PredictResult:
+    start = time.perf_counter()
+    predictions = cnnviz.predict.predict(_loaded_model, _image, top=top, fit=fit)
+    seconds = time.perf_counter() - start
+    return PredictResult(tuple(predictions), model_input(_loaded_model, _image, fit), seconds)
+
+
+def predict(model: ModelChoice, image: ImageChoice, top: int = 5, fit: str = "crop") -> PredictResult:
+    """The ``top`` classes of the current image (computed once per model, image, top and fit)."""
+    return _predict(model.key, image.sha256, top, fit, model.loaded, image.image)

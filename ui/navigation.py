@@ -1,0 +1,31 @@
+"""The app's pages, grouped by section: adding a page is adding one line to ``PAGES``.
+
+``app.py`` turns this table into ``st.navigation``; the home page lists the same entries with their
+one-line summaries, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """One page of the app: its script, section, title, icon and a one-line summary."""
+
+    path: str  # script, relative to the repository root
+    section: str  # heading the page is listed under in the sidebar
+    title: str
+    icon: str  # a Material Symbols name, ":material/<name>:"
+    summary: str  # one sentence for the home page
+    default: bool = False  # the page shown at "/"
+
+
+PAGES: tuple[PageEntry, ...] = (
+    PageEntry("pages/home.py", "Start", "Home", ":material/home:",
+              "What cnnviz shows and how to use it.", default=True),
+    PageEntry("pages/predict.py", "What the model says", "Predict", ":material/bar_chart:",
+              "The five classes the model finds most likely, and how sure it is."),
+    # PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
+    #           "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
+)
