@@ -9,10 +9,13 @@ Its ``preprocess`` maps raw pixels (float, 0..255, RGB) to what the network expe
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import tempfile
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +161,18 @@ def preprocessing_function(family: str) -> Callable[[Any], Any]:
 
 # --- ImageNet weights and labels ----------------------------------------------------------------
 _LOCK = threading.Lock()
-_LOADED: dict[tuple[str, str | None], LoadedModel] = {}
+#: Models stay reusable while anyone (the app's resource cache, a caller) holds them, and the
+#: few most recently loaded stay alive regardless; others are freed instead of piling up.
+_LOADED: weakref.WeakValueDictionary[tuple[str, str | None], LoadedModel] = weakref.WeakValueDictionary()
+_RECENT: OrderedDict[tuple[str, str | None], LoadedModel] = OrderedDict()
+_RECENT_KEPT = 3
+
+
+def _keep_recent(key: tuple[str, str | None], loaded: LoadedModel) -> None:
+    _RECENT[key] = loaded
+    _RECENT.move_to_end(key)
+    while len(_RECENT) > _RECENT_KEPT:
+        _RECENT.popitem(last=False)
 
 
 def keras_models_dir() -> Path:
@@ -217,8 +231,12 @@ def _download_error(name: str, error: BaseException, removed: list[str]) -> Weig
     )
 
 
+@functools.lru_cache(maxsize=None)
 def imagenet_class_names(spec: ModelSpec) -> tuple[tuple[str, ...], bool]:
-    """ImageNet labels via the model's own ``decode_predictions``; placeholders when offline."""
+    """ImageNet labels via the model's own ``decode_predictions``; placeholders when offline.
+
+    Cached per process, so an offline machine tries the download once, not on every load.
+    """
     order = np.linspace(1.0, 0.0, _IMAGENET_CLASSES, dtype=np.float32)[None, :]
     before = _snapshot(keras_models_dir())
     try:
@@ -274,8 +292,10 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
         raise ParameterError(f"weights must be 'imagenet' or None, not {weights!r}.")
     key = (spec.name, "bundled" if spec.is_demo else weights)
     with _LOCK:
-        if key in _LOADED:
-            return _LOADED[key]
+        cached = _LOADED.get(key)
+        if cached is not None:
+            _keep_recent(key, cached)
+            return cached
         if spec.is_demo:
             loaded = _demo_loaded_model()
         else:
@@ -289,6 +309,7 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
                 spec=spec, weights=weights, labels_known=known,
             )
         _LOADED[key] = loaded
+        _keep_recent(key, loaded)
         return loaded
 
 
