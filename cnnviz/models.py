@@ -8,11 +8,13 @@ Its ``preprocess`` maps raw pixels (float, 0..255, RGB) to what the network expe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
 import os
 import tempfile
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -240,7 +242,8 @@ def imagenet_class_names(spec: ModelSpec) -> tuple[tuple[str, ...], bool]:
     order = np.linspace(1.0, 0.0, _IMAGENET_CLASSES, dtype=np.float32)[None, :]
     before = _snapshot(keras_models_dir())
     try:
-        decoded = spec.decode_predictions(order, top=_IMAGENET_CLASSES)[0]
+        with contextlib.redirect_stdout(sys.stderr):  # Keras announces downloads on stdout
+            decoded = spec.decode_predictions(order, top=_IMAGENET_CLASSES)[0]
     except Exception:  # noqa: BLE001  (offline: fall back to numbered classes)
         _remove_changed_files(keras_models_dir(), before)
         return tuple(f"class {i}" for i in range(_IMAGENET_CLASSES)), False
@@ -257,7 +260,8 @@ def _build_imagenet(spec: ModelSpec, weights: str | None) -> keras.Model:
     _check_cache_writable(folder)
     before = _snapshot(folder)
     try:
-        model = spec.constructor(**kwargs)
+        with contextlib.redirect_stdout(sys.stderr):  # keep stdout clean for --json output
+            model = spec.constructor(**kwargs)
     except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001
         removed = _remove_changed_files(folder, before)
         if isinstance(error, KeyboardInterrupt):

@@ -26,6 +26,12 @@ PAGES: tuple[PageEntry, ...] = (
               "What cnnviz shows and how to use it.", default=True),
     PageEntry("pages/predict.py", "What the model says", "Predict", ":material/bar_chart:",
               "The five classes the model finds most likely, and how sure it is."),
-    # PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
-    #           "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
+    PageEntry("pages/feature_maps.py", "Inside the network", "Feature maps", ":material/grid_view:",
+              "What every channel of a layer responds to, and the kernels it learned."),
+    PageEntry("pages/maximize.py", "Inside the network", "Activation maximization",
+              ":material/auto_awesome:",
+              "The image a channel or class wants, and the real images that excite it most."),
+    PageEntry("pages/architecture.py", "Inside the network", "Architecture", ":material/account_tree:",
+              "Layer table with receptive fields and FLOPs, model catalog, a convolution worked out, "
+              "invariance."),
 )

@@ -1,0 +1,270 @@
+"""Inside-the-network measurements: feature-map cost, activation-maximisation speed and quality.
+
+Run: ``.venv/bin/python bench/inside.py`` (add ``--gallery`` to also write docs/gallery/). Ratios are
+measured in one process, on this machine; nothing here gates the tests.
+
+1. Feature maps of every spatial layer of MobileNetV2 (one multi-output pass) against one forward
+   pass of the same model on the same image.
+2. Activation-maximisation steps per second (Fourier parametrisation, colour decorrelation, random
+   transforms, Adam) against plain forward-plus-backward passes of the same batch, on the demo model
+   and on MobileNetV2.
+3. On the demo model: each class's image and its probability; activation gains of channels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import tensorflow as tf
+
+from cnnviz.inside import Penalties, feature_maps, maximize
+from cnnviz.inside.access import activation_function, default_layer, spatial_layers
+from cnnviz.inside.maximize import DEFAULT_STEPS
+from cnnviz.models import load_model
+from cnnviz.render_inside import gallery, png
+
+REPEATS = 20
+MAX_STEPS_TIMED = 64
+GALLERY_DIR = ROOT / "docs" / "gallery"
+GALLERY_STEPS = DEFAULT_STEPS
+MOBILENET_GALLERY = ("block_3_expand_relu", (0, 5, 9, 17))
+
+
+def interleaved_medians(functions: dict[str, object], repeats: int = REPEATS) -> dict[str, float]:
+    """Median seconds of each function, calls interleaved so that load on the machine hits all alike."""
+    for function in functions.values():
+        function()
+        function()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def feature_map_ratio() -> dict[str, float]:
+    loaded = load_model("MobileNetV2", weights=None)
+    image = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    names = spatial_layers(loaded)
+    result = feature_maps(loaded, image, names)
+    times = interleaved_medians(
+        {
+            "forward": lambda: loaded.logits(image[None]).numpy(),
+            "feature_maps": lambda: feature_maps(loaded, image, names),
+            "materialise": lambda: [entry.maps for entry in feature_maps(loaded, image, names).layers],
+        },
+        repeats=2 * REPEATS,
+    )
+    return {
+        "layers": len(names),
+        "derived": sum(1 for e in result.layers if e.steps),
+        "forward_ms": 1000 * times["forward"],
+        "feature_maps_ms": 1000 * times["feature_maps"],
+        "materialise_ms": 1000 * times["materialise"],
+        "ratio": times["feature_maps"] / times["forward"],
+        "materialise_ratio": times["materialise"] / times["forward"],
+    }
+
+
+def forward_backward_step(loaded, layer: str | None, targets: list[int], kind: str):
+    """A plain compiled forward + backward pass of the same batch (gradient w.r.t. the pixels)."""
+    function = activation_function(loaded, [layer] if layer else [])
+    onehot = tf.constant(
+        np.eye(
+            loaded.num_classes
+            if kind == "class"
+            else int(function(loaded.preprocess(tf.zeros((1, *loaded.input_size, 3))))[0][0].shape[-1]),
+            dtype=np.float32,
+        )[targets]
+    )
+    pixels = tf.constant(
+        np.random.default_rng(0).uniform(0, 255, (len(targets), *loaded.input_size, 3)), tf.float32
+    )
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            activations, logits = function(loaded.preprocess(x))
+            values = logits if kind == "class" else tf.reduce_mean(activations[0], axis=[1, 2])
+            objective = tf.reduce_sum(values * onehot)
+        return tape.gradient(objective, x)
+
+    return lambda: step(pixels).numpy()
+
+
+ROUNDS = 3
+
+
+def speed_table() -> list[dict[str, object]]:
+    rows = []
+    demo = load_model("shapes")
+    mobilenet = load_model("MobileNetV2", weights=None)
+    cases = [
+        ("shapes, 8 classes", demo, None, list(range(demo.num_classes)), "class"),
+        ("shapes, last_conv x 8 channels", demo, "last_conv", list(range(8)), "channel"),
+        (
+            "MobileNetV2, block_6_expand_relu x 4 channels",
+            mobilenet,
+            "block_6_expand_relu",
+            [0, 1, 2, 3],
+            "channel",
+        ),
+        ("MobileNetV2, 4 classes", mobilenet, None, [0, 1, 2, 3], "class"),
+    ]
+    for label, loaded, layer, targets, kind in cases:
+        step = forward_backward_step(loaded, layer, targets, kind)
+        kwargs = {"class_index": targets} if kind == "class" else {"channels": targets}
+        maximize(loaded, layer, steps=16, **kwargs)  # compile
+        step()
+        baselines, rates = [], []
+        for _ in range(ROUNDS):  # alternate, so that load from other processes hits both alike
+            started = time.perf_counter()
+            for _ in range(MAX_STEPS_TIMED):
+                step()
+            baselines.append(MAX_STEPS_TIMED / (time.perf_counter() - started))
+            result = maximize(loaded, layer, steps=MAX_STEPS_TIMED, **kwargs)
+            rates.append(MAX_STEPS_TIMED / result.params["optimising_seconds"])
+        baseline, rate = float(np.median(baselines)), float(np.median(rates))
+        rows.append({"case": label, "fwd_bwd_per_s": baseline, "steps_per_s": rate, "ratio": rate / baseline})
+    return rows
+
+
+def demo_quality(steps: int = GALLERY_STEPS) -> tuple[object, object]:
+    demo = load_model("shapes")
+    classes = maximize(demo, class_index=list(range(demo.num_classes)), steps=steps, seed=0)
+    channels = maximize(demo, default_layer(demo), channels=list(range(8)), steps=steps, seed=0)
+    return classes, channels
+
+
+def _objective_captions(result) -> list[str]:
+    return [
+        f"{label}: {start:.2g} -> {final:.3g}"
+        for label, start, final in zip(result.labels, result.start_objective, result.final_objective)
+    ]
+
+
+def write_gallery(classes, channels) -> None:
+    """docs/gallery/*.png: every demo class, channels, plain pixel ascent, diversity, MobileNetV2 plumbing."""
+    GALLERY_DIR.mkdir(parents=True, exist_ok=True)
+    demo = load_model("shapes")
+    (GALLERY_DIR / "shapes_classes.png").write_bytes(
+        png(
+            gallery(
+                list(classes.images),
+                [f"{label} p={p:.2f}" for label, p in zip(classes.labels, classes.probabilities)],
+                columns=4,
+            )
+        )
+    )
+    (GALLERY_DIR / "shapes_last_conv.png").write_bytes(
+        png(
+            gallery(
+                list(channels.images),
+                [
+                    f"channel {t}: {s:.2g} -> {f:.3g}"
+                    for t, s, f in zip(channels.targets, channels.start_objective, channels.final_objective)
+                ],
+                columns=4,
+            )
+        )
+    )
+    pixel = maximize(
+        demo, class_index=list(range(demo.num_classes)), steps=GALLERY_STEPS, method="pixel", seed=0
+    )
+    (GALLERY_DIR / "shapes_classes_pixel.png").write_bytes(
+        png(
+            gallery(
+                list(pixel.images),
+                [f"{label} p={p:.2f}" for label, p in zip(pixel.labels, pixel.probabilities)],
+                columns=4,
+            )
+        )
+    )
+    varied = maximize(
+        demo,
+        class_index=["circle", "star"],
+        images_per_target=4,
+        steps=GALLERY_STEPS,
+        seed=0,
+        penalties=Penalties(diversity=2.0),
+    )
+    (GALLERY_DIR / "shapes_diversity.png").write_bytes(
+        png(
+            gallery(
+                list(varied.images),
+                [f"{label} p={p:.2f}" for label, p in zip(varied.labels, varied.probabilities)],
+                columns=4,
+            )
+        )
+    )
+    mobilenet = load_model("MobileNetV2", weights=None)
+    layer, picked = MOBILENET_GALLERY
+    random_weights = maximize(mobilenet, layer, channels=list(picked), steps=GALLERY_STEPS, seed=0)
+    (GALLERY_DIR / "mobilenetv2_random_weights.png").write_bytes(
+        png(
+            gallery(
+                list(random_weights.images),
+                [f"{layer} ch {t}" for t in random_weights.targets],
+                cell=224,
+                columns=4,
+            )
+        )
+    )
+    print("MobileNetV2 (random weights) channels: " + ", ".join(_objective_captions(random_weights)))
+    print(
+        "pixel ascent classes: "
+        + ", ".join(f"{label} p={p:.2f}" for label, p in zip(pixel.labels, pixel.probabilities))
+    )
+    print(
+        "diversity: "
+        + ", ".join(f"{label} p={p:.2f}" for label, p in zip(varied.labels, varied.probabilities))
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gallery", action="store_true", help="also write docs/gallery/*.png")
+    args = parser.parse_args()
+    features = feature_map_ratio()
+    print(
+        f"feature maps of all {features['layers']} spatial layers of MobileNetV2 "
+        f"({features['derived']} recomputed elementwise when read): "
+        f"{features['feature_maps_ms']:.1f} ms vs one forward pass {features['forward_ms']:.1f} ms "
+        f"-> {features['ratio']:.2f}x; reading every layer's maps "
+        f"too: {features['materialise_ms']:.1f} ms -> {features['materialise_ratio']:.2f}x"
+    )
+    for row in speed_table():
+        print(
+            f"{row['case']}: {row['steps_per_s']:.1f} maximisation steps/s vs {row['fwd_bwd_per_s']:.1f} "
+            f"plain forward+backward/s -> {row['ratio']:.2f}x"
+        )
+    classes, channels = demo_quality()
+    print(f"demo classes after {classes.steps} steps ({classes.seconds:.1f} s):")
+    for label, p, predicted in zip(classes.labels, classes.probabilities, classes.predicted):
+        print(f"  {label:<10} p={p:.3f} (classified as {classes.labels[int(predicted)]})")
+    print(
+        f"demo {channels.layer} channels, mean activation of the starting noise -> final image: "
+        + ", ".join(
+            f"{t}: {s:.2g} -> {f:.3g}"
+            for t, s, f in zip(channels.targets, channels.start_objective, channels.final_objective)
+        )
+    )
+    if args.gallery:
+        write_gallery(classes, channels)
+        print(f"gallery written to {GALLERY_DIR}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,482 @@
+"""Architecture: the layer table (receptive fields, FLOPs), the model catalog with latency measured
+here, a convolution worked out with the model's own numbers, and how invariant the model is to
+shifts, rotations and zooms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from matplotlib.figure import Figure
+
+from cnnviz import render_inside
+from cnnviz.inside import (
+    TRANSFORMS,
+    ConvolutionStep,
+    InvarianceProbe,
+    catalog,
+    explain_convolution,
+    first_convolution,
+    invariance_probe,
+    layers,
+    measured_catalog,
+)
+from cnnviz.inside.invariance import FILLS
+from cnnviz.models import LoadedModel
+from cnnviz.zoo import imagenet_models
+from ui import progress, state
+from ui.downloads import download_png
+from ui.errors import user_errors
+
+CACHE_ENTRIES = 16
+LATENCY_REPEATS = 5
+DEFAULT_MEASURED = ("MobileNetV2",)
+PATCH_CELL = 180
+TRANSFORM_LABELS = {
+    "shift_x": "shift left / right",
+    "shift_y": "shift up / down",
+    "rotate": "rotate",
+    "scale": "zoom",
+}
+RANGES = {
+    "shift_x": (-0.5, 0.5, 0.05),
+    "shift_y": (-0.5, 0.5, 0.05),
+    "rotate": (-180.0, 180.0, 5.0),
+    "scale": (0.3, 2.0, 0.05),
+}
+STRIP_IMAGES = 7
+MEASURED = "measured ms per image"
+PUBLISHED_CPU = "published CPU ms (batch 32 step)"
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Measuring forward passes...")
+def _measured(names: tuple[str, ...], batch_size: int, _progress=None) -> pd.DataFrame:
+    entries = measured_catalog(names, batch_size=batch_size, repeats=LATENCY_REPEATS, progress=_progress)
+    return pd.DataFrame(
+        {"model": [e.name for e in entries], MEASURED: [e.measured.per_image_ms for e in entries]}
+    )
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def _convolution(
+    model_key: str,
+    image_sha256: str,
+    fit: str,
+    position: tuple[int, int],
+    filter_index: int,
+    _loaded: LoadedModel,
+    _image: np.ndarray,
+) -> ConvolutionStep:
+    return explain_convolution(_loaded, _image, position, filter_index=filter_index, fit=fit)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def _probe(
+    model_key: str,
+    image_sha256: str,
+    fit: str,
+    transform: str,
+    values: tuple[float, ...],
+    fill: str,
+    _loaded: LoadedModel,
+    _image: np.ndarray,
+    _progress=None,
+) -> InvarianceProbe:
+    return invariance_probe(
+        _loaded, _image, transform, values=list(values), fill=fill, fit=fit, progress=_progress
+    )
+
+
+def _layer_frame(loaded: LoadedModel) -> pd.DataFrame:
+    rows = []
+    for row in layers(loaded):
+        g = row.geometry
+        rows.append(
+            {
+                "layer": row.name,
+                "type": row.type,
+                "output": " x ".join(str(d) for d in row.output_shape),
+                "parameters": row.params,
+                "receptive field": None
+                if g is None
+                else ("whole image" if g.whole_image else f"{g.size[0]:g}x{g.size[1]:g}"),
+                "jump": None if g is None else f"{g.jump[0]:g}",
+                "start": None if g is None else f"{g.start[0]:g}",
+                "MFLOPs": round(row.flops / 1e6, 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _catalog_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": e.name,
+                "family": e.family,
+                "input": f"{e.input_size[0]}",
+                "size MB": e.size_mb,
+                "top-1 %": e.top1,
+                "top-5 %": e.top5,
+                "parameters M": e.params_m,
+                "depth": e.depth,
+                PUBLISHED_CPU: e.published_cpu_ms,
+                "published GPU ms": e.published_gpu_ms,
+            }
+            for e in catalog()
+        ]
+    )
+
+
+def _scatter(frame: pd.DataFrame, x: str, title: str, x_title: str | None = None) -> go.Figure:
+    """Top-1 accuracy against ``x`` (log axis), one colour per family, names on hover."""
+    shown = frame.dropna(subset=[x, "top-1 %"])
+    figure = go.Figure()
+    for family, group in shown.groupby("family"):
+        figure.add_scatter(
+            x=group[x],
+            y=group["top-1 %"],
+            mode="markers",
+            name=family,
+            text=group["model"],
+            hovertemplate="%{text}: %{y} %, %{x}<extra></extra>",
+        )
+    if MEASURED in frame and x != MEASURED:
+        measured = frame.dropna(subset=[MEASURED, "top-1 %"])
+        figure.add_scatter(
+            x=measured[MEASURED],
+            y=measured["top-1 %"],
+            mode="markers+text",
+            name="measured here",
+            text=measured["model"],
+            textposition="top center",
+            marker={"symbol": "x", "size": 10, "color": "black"},
+            hovertemplate="%{text}: %{y} %, %{x:.1f} ms per image here<extra></extra>",
+        )
+    figure.update_layout(
+        xaxis={"title": x_title or x, "type": "log"},
+        yaxis_title="ImageNet top-1 %",
+        title=title,
+        height=420,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
+def _scatter_png(frame: pd.DataFrame, x: str) -> Figure:
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    shown = frame.dropna(subset=[x, "top-1 %"])
+    for family, group in shown.groupby("family"):
+        axes.scatter(group[x], group["top-1 %"], label=family, s=18)
+        for _, item in group.iterrows():
+            axes.annotate(
+                item["model"],
+                (item[x], item["top-1 %"]),
+                fontsize=6,
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
+    axes.set_xscale("log")
+    axes.set_xlabel(x)
+    axes.set_ylabel("ImageNet top-1 %")
+    axes.legend(fontsize=6)
+    return figure
+
+
+def _matrix(values: np.ndarray, digits: int = 3) -> pd.DataFrame:
+    return pd.DataFrame(np.round(values, digits))
+
+
+st.title("Architecture")
+st.caption("How the network is built, how fast it is, and what one convolution actually computes.")
+
+model = state.require_model()
+loaded = model.loaded
+table_tab, catalog_tab, convolution_tab, invariance_tab = st.tabs(
+    ["Layer table", "Model catalog", "How a convolution works", "Invariance probe"]
+)
+
+with table_tab:
+    with user_errors():
+        table = layers(loaded)
+    columns = st.columns(4)
+    columns[0].metric("Layers", f"{len(table)}")
+    columns[1].metric("Parameters", f"{table.total_params:,}")
+    columns[2].metric("Multiply-adds per image", f"{table.total_macs / 1e6:,.1f} M")
+    height, width = table.input_size
+    spatial = [row for row in table if row.geometry is not None]
+    widest = spatial[-1].geometry if spatial else None
+    columns[3].metric(
+        "Receptive field of the last spatial layer", "-" if widest is None else f"{widest.size[0]:g} px"
+    )
+    frame = _layer_frame(loaded)
+    st.dataframe(frame, hide_index=True, height=420)
+    st.download_button(
+        "Download the table (CSV)",
+        frame.to_csv(index=False).encode(),
+        key="architecture.csv",
+        file_name=f"layers-{loaded.name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.caption(
+        f"Input {height}x{width}. Receptive field: how many input pixels one unit of the layer can "
+        "see; jump: input pixels between neighbouring units; start: centre of the first unit's "
+        "field (negative when padding adds pixels outside the image). FLOPs: 2 per multiply-add "
+        "plus the elementwise work, an estimate."
+    )
+
+with catalog_tab:
+    frame = _catalog_frame()
+    names = [spec.name for spec in imagenet_models()]
+    chosen = st.multiselect(
+        "Measure the latency here (random weights, nothing downloaded)",
+        names,
+        default=[n for n in DEFAULT_MEASURED if n in names],
+        key="catalog.models",
+        max_selections=6,
+    )
+    batch = st.select_slider("Batch size", [1, 8, 32], value=1, key="catalog.batch")
+    if chosen and progress.requested("catalog", (tuple(chosen), batch), label="Measure"):
+        with user_errors(), progress.progress_bar("Building and timing", key="catalog") as bar:
+            measured = _measured(tuple(chosen), int(batch), _progress=bar)
+        frame = frame.merge(measured, on="model", how="left")
+    st.dataframe(frame, hide_index=True, height=360)
+    st.caption(
+        "Published figures: the Keras applications table (CPU ms for one step of a batch of 32 on "
+        "a 92-core AMD EPYC). Measured here: median of compiled forward passes, per image."
+    )
+    columns = st.columns(2)
+    columns[0].plotly_chart(
+        _scatter(frame, "parameters M", "Accuracy against size"),
+        key="catalog.params",
+        config={"displayModeBar": False},
+    )
+    columns[1].plotly_chart(
+        _scatter(
+            frame,
+            PUBLISHED_CPU,
+            "Accuracy against latency",
+            "milliseconds (published: per batch-32 step; crosses: per image here)",
+        ),
+        key="catalog.latency",
+        config={"displayModeBar": False},
+    )
+    download_png(
+        "Download accuracy against parameters (PNG)",
+        lambda: _scatter_png(frame, "parameters M"),
+        file_name="catalog-accuracy-parameters.png",
+        key="catalog.download",
+    )
+
+with convolution_tab:
+    image = state.current_image()
+    fit = state.fit()
+    if image is None:
+        st.info(
+            "Choose an image in the sidebar to see a convolution worked out on it.",
+            icon=":material/arrow_back:",
+        )
+        st.stop()
+    with user_errors():
+        first = first_convolution(loaded)
+        row = layers(loaded).row(first)
+    height, width = loaded.input_size
+    count = int(row.output_shape[-1])
+    columns = st.columns(3)
+    filter_index = int(
+        columns[0].number_input(
+            f"Filter of {first} (0 to {count - 1})", 0, count - 1, 0, key="convolution.filter"
+        )
+    )
+    row_position = int(
+        columns[1].slider("Row in the model input", 0, height - 1, height // 2, key="convolution.row")
+    )
+    column_position = int(columns[2].slider("Column", 0, width - 1, width // 2, key="convolution.column"))
+    with user_errors():
+        step = _convolution(
+            model.key, image.sha256, fit, (row_position, column_position), filter_index, loaded, image.image
+        )
+    top, left, bottom, right = (round(v) for v in step.field)
+    scale = max(1, 320 // height)
+    shown = render_inside.draw_box(
+        render_inside.enlarge(step.image, (height * scale, width * scale)),
+        (top * scale, left * scale, (bottom + 1) * scale - 1, (right + 1) * scale - 1),
+        thickness=2,
+    )
+    columns = st.columns([2, 1, 1])
+    columns[0].image(
+        shown,
+        caption=f"Output unit {step.position} of {step.layer} looks at rows {top}..{bottom}, "
+        f"columns {left}..{right} (box; beyond the border is padding).",
+    )
+    columns[1].image(render_inside.enlarge(step.patch_pixels, PATCH_CELL), caption="the patch (raw pixels)")
+    if step.kernel.shape[2] == 3:
+        from cnnviz.inside import filters as kernel_view
+
+        pixel_kernel = kernel_view(loaded, step.layer).pixel_kernel
+        if pixel_kernel is not None:
+            columns[2].image(
+                render_inside.rgb_kernel_tiles(pixel_kernel, [filter_index], cell=PATCH_CELL),
+                caption="the filter, as colours",
+            )
+    st.markdown(
+        "**Multiply the patch by the kernel, channel by channel, and add everything up.** The patch "
+        "values are what the layer receives, after the model's preprocessing."
+    )
+    names = (
+        ["red", "green", "blue"] if step.patch.shape[2] == 3 else [str(c) for c in range(step.patch.shape[2])]
+    )
+    for channel, label in list(enumerate(names))[:3]:
+        columns = st.columns(3)
+        columns[0].caption(f"input ({label})")
+        columns[0].dataframe(_matrix(step.patch[..., channel]), hide_index=True)
+        columns[1].caption(f"kernel ({label})")
+        columns[1].dataframe(_matrix(step.kernel[..., channel], 4), hide_index=True)
+        columns[2].caption(f"product ({label}), sum {step.products[..., channel].sum():.4f}")
+        columns[2].dataframe(_matrix(step.products[..., channel], 4), hide_index=True)
+    lines = [
+        f"sum of all {step.products.size} products = **{step.weighted_sum:.4f}**",
+        f"plus the bias {step.bias:.4f} = **{step.pre_activation:.4f}**",
+    ]
+    if step.normalization is not None:
+        name, factor, shift = step.normalization
+        lines.append(
+            f"batch normalisation ({name}): x {factor:.4f} + {shift:.4f} = **{step.normalized:.4f}**"
+        )
+    for activation in step.activation_layers:
+        lines.append(f"activation {activation}")
+    lines.append(f"= **{step.activation:.4f}** (the model's own layers give {step.model_activation:.4f})")
+    st.markdown("  \n".join(lines))
+    if step.pooling is not None:
+        pooling = step.pooling
+        st.markdown(
+            f"**Then {pooling.kind} pooling ({pooling.layer})** keeps the {pooling.kind} of this window "
+            f"of activations (top-left at {pooling.window_origin}): **{pooling.result:.4f}** "
+            f"(model: {pooling.model_result:.4f})."
+        )
+        st.dataframe(_matrix(pooling.window, 4), hide_index=True)
+    else:
+        st.caption(
+            "No pooling layer follows this convolution directly: this network shrinks its maps with "
+            "strided convolutions instead."
+        )
+    st.image(
+        render_inside.enlarge(render_inside.colorize(step.feature_map), 256),
+        caption=f"The whole map of filter {filter_index} after the activation: the same sum at every "
+        "position.",
+    )
+
+with invariance_tab:
+    columns = st.columns(3)
+    transform = columns[0].selectbox(
+        "Transformation", list(TRANSFORMS), format_func=TRANSFORM_LABELS.get, key="invariance.transform"
+    )
+    low, high, step_size = RANGES[transform]
+    default_low, default_high, _ = TRANSFORMS[transform][1][[0, -1, 0]]
+    span = columns[1].slider(
+        f"Range ({TRANSFORMS[transform][0]})",
+        low,
+        high,
+        (float(default_low), float(default_high)),
+        step=step_size,
+        key=f"invariance.range.{transform}",
+    )
+    points = int(columns[2].number_input("Points", 3, 121, 21, key="invariance.points"))
+    fill = st.radio(
+        "Uncovered area",
+        FILLS,
+        horizontal=True,
+        key="invariance.fill",
+        format_func={"mean": "mean colour", "reflect": "mirror", "black": "black"}.get,
+    )
+    values = tuple(float(v) for v in np.linspace(span[0], span[1], points))
+    if image is not None and progress.requested(
+        "invariance", (model.key, image.sha256, fit, transform, values, fill), label="Probe"
+    ):
+        with (
+            user_errors(),
+            progress.progress_bar("Classifying the transformed images", key="invariance") as bar,
+        ):
+            probe = _probe(
+                model.key, image.sha256, fit, transform, values, fill, loaded, image.image, _progress=bar
+            )
+        figure = go.Figure()
+        figure.add_scatter(
+            x=probe.values, y=100 * probe.probabilities, mode="lines+markers", name=f"p({probe.label})"
+        )
+        figure.add_scatter(
+            x=probe.values,
+            y=100 * probe.top_probabilities,
+            mode="lines",
+            line={"dash": "dot"},
+            name="top class",
+            text=[loaded.class_names[c] for c in probe.top_classes],
+            hovertemplate="%{x}: %{text} %{y:.1f} %<extra></extra>",
+        )
+        figure.update_layout(
+            xaxis_title=probe.unit,
+            yaxis={"title": "probability (%)", "range": [0, 100]},
+            height=360,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        )
+        st.plotly_chart(figure, key="invariance.chart", config={"displayModeBar": False})
+        changed = int(np.sum(probe.top_classes != probe.class_index))
+        st.caption(
+            f"Following **{probe.label}** (the top class of the untransformed image). The top class "
+            f"changes for {changed} of {len(probe.values)} transformations."
+        )
+        picks = np.linspace(0, len(probe.values) - 1, min(STRIP_IMAGES, len(probe.values))).astype(int)
+        strip = render_inside.gallery(
+            [probe.images[i] for i in picks],
+            [f"{probe.values[i]:.2g}: {100 * probe.probabilities[i]:.0f} %" for i in picks],
+            cell=128,
+            columns=len(picks),
+        )
+        st.image(strip)
+
+        def _chart_png() -> Figure:
+            chart = Figure(figsize=(6.4, 3.2))
+            axes = chart.add_subplot()
+            axes.plot(probe.values, 100 * probe.probabilities, marker="o", label=f"p({probe.label})")
+            axes.plot(probe.values, 100 * probe.top_probabilities, linestyle=":", label="top class")
+            axes.set_xlabel(probe.unit)
+            axes.set_ylabel("probability (%)")
+            axes.set_ylim(0, 100)
+            axes.legend()
+            return chart
+
+        download_png(
+            "Download the chart (PNG)",
+            _chart_png,
+            key="invariance.download",
+            file_name=f"invariance-{loaded.name}-{transform}.png",
+        )
+
+with st.expander("How to read this", expanded=False):
+    st.markdown(
+        "**Layer table.** Every layer, in order, with its output size and parameters. The *receptive "
+        "field* grows with every convolution and pooling: a 3x3 convolution adds two *jumps*, and each "
+        "stride multiplies the jump. Three stacked 3x3 convolutions see as far as one 7x7 with fewer "
+        "weights, which is why VGG and its successors stack small kernels. A layer after global "
+        "pooling or a squeeze-and-excitation block sees the whole image. Fields are computed from the "
+        "model's graph (Araujo et al., 2019).\n\n"
+        "**Catalog.** Bigger is not always better: compare accuracy with parameters and with the time "
+        "a forward pass takes here. Published times are for a batch of 32 on a large server, so only "
+        "their ratios are comparable with ours.\n\n"
+        "**How a convolution works.** One output number is a weighted sum: the kernel's weights times the "
+        "patch under it, added up, plus a bias, then (often) batch normalisation and an activation "
+        "such as ReLU, which keeps positive values and zeroes the rest. Sliding the same kernel over "
+        "every position gives the whole feature map; pooling then keeps the largest value of each "
+        "small window (CNN Explainer, Wang et al., 2020, shows this on a toy network).\n\n"
+        "**Invariance probe.** Convolutions shift with the image, but the whole network is not "
+        "invariant: a shift of a few pixels, a rotation or a zoom can change the answer, and the "
+        "border filling matters too (Azulay & Weiss, 2019).\n\n"
+        "**References.** A. Araujo, W. Norris, J. Sim, *Computing Receptive Fields of Convolutional "
+        "Neural Networks*, Distill 2019. Z. Wang et al., *CNN Explainer*, IEEE VIS 2020. A. Azulay, "
+        "Y. Weiss, *Why do deep convolutional networks generalize so poorly to small image "
+        "transformations?*, JMLR 2019."
+    )
