@@ -116,11 +116,11 @@ with maps_tab:
     )
     values = maps.channel(channel)
     overlay = render_inside.channel_overlay(render_inside.enlarge(result.image, BIG, smooth=True), values)
-    columns = st.columns(3)
-    columns[0].image(overlay, caption="over the model's input", width=BIG)
+    columns = st.columns([2, 2, 1])  # images fill their columns, so nothing overlaps on narrow screens
+    columns[0].image(overlay, caption="over the model's input", width="stretch")
     columns[1].image(
         render_inside.enlarge(render_inside.colorize(values), BIG),
-        width=BIG,
+        width="stretch",
         caption=f"channel {channel} alone ({height}x{width}, pixels enlarged)",
     )
     columns[2].metric("Mean", f"{maps.mean[channel]:.4g}")
