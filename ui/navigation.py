@@ -26,6 +26,8 @@ PAGES: tuple[PageEntry, ...] = (
               "What cnnviz shows and how to use it.", default=True),
     PageEntry("pages/predict.py", "What the model says", "Predict", ":material/bar_chart:",
               "The five classes the model finds most likely, and how sure it is."),
+    PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
+              "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
     PageEntry("pages/feature_maps.py", "Inside the network", "Feature maps", ":material/grid_view:",
               "What every channel of a layer responds to, and the kernels it learned."),
     PageEntry("pages/maximize.py", "Inside the network", "Activation maximization",
@@ -34,4 +36,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/architecture.py", "Inside the network", "Architecture", ":material/account_tree:",
               "Layer table with receptive fields and FLOPs, model catalog, a convolution worked out, "
               "invariance."),
+    PageEntry("pages/adversarial.py", "Fooling the model", "Adversarial", ":material/bug_report:",
+              "Change a few pixels, or all of them a little, to flip the model's answer "
+              "(one-pixel, FGSM, PGD)."),
 )

@@ -1,0 +1,254 @@
+"""The shared core of the heatmap methods (the pytorch-grad-cam shape: plumbing here, tiny methods).
+
+One compiled pass per batch gives what every CAM-family method needs: the target layer's
+activations, the gradients of the class score with respect to them, and the logits. Gradient
+saliency methods get the gradient of the class score with respect to the raw pixels (preprocessing
+inside the tape). The compiled functions are built once per (model, layer) with
+``LoadedModel.cached`` and take the class indices as a tensor, so they never retrace per class.
+A method only says how to turn these into a map: it returns raw maps, and :mod:`cnnviz.explain`
+upsamples and normalises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from cnnviz.errors import ParameterError
+from cnnviz.graph import activations_and_logits, replay_function
+from cnnviz.models import LoadedModel
+from cnnviz.progress import ProgressCallback
+
+#: Added to denominators so that an all-zero map or gradient never divides by zero.
+EPSILON = 1e-7
+#: Class index meaning "the image's top-1 class", resolved inside the compiled passes.
+TOP_CLASS = -1
+#: Images per model call in the batched methods (Score-CAM, occlusion, SmoothGrad...), by default.
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a method works on: a batch of images at the model's input size and their classes."""
+
+    loaded_model: LoadedModel
+    pixels: np.ndarray  # uint8 (n, height, width, 3), raw RGB at the model's input size
+    class_indices: np.ndarray  # int32 (n,); TOP_CLASS (-1) means each image's top-1 class
+    layer: str | None  # full layer name, None for methods that work on the input
+    params: Mapping[str, Any]  # the method's parameters, defaults filled in and checked
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True)
+class Maps:
+    """A method's answer: raw maps (n, h, w), the classes explained and the clean images' logits.
+
+    ``full`` holds maps at the input size when the method has better ones than an upsampled ``raw``
+    (per-pixel occlusion averages, absolute attributions); otherwise ``raw`` is upsampled.
+    """
+
+    raw: np.ndarray
+    class_indices: np.ndarray  # (n,) resolved: never TOP_CLASS
+    logits: np.ndarray  # (n, classes) of the unchanged images
+    full: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A heatmap method: its name in the registry, how to compute it, its parameters, its note."""
+
+    name: str
+    title: str
+    compute: Callable[[Request], Maps]
+    citation: str
+    about: str  # plain language: what the map shows, and its limits
+    uses_layer: bool = True
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[dict[str, Any], LoadedModel], None] | None = None  # raises ParameterError
+    progress: bool = False  # reports progress (long: Score-CAM, occlusion)
+
+
+# --- compiled passes ------------------------------------------------------------------------------
+def _pixel_spec(loaded_model: LoadedModel) -> tf.TensorSpec:
+    height, width = loaded_model.input_size
+    return tf.TensorSpec([None, height, width, 3], tf.float32)
+
+
+_CLASS_SPEC = tf.TensorSpec([None], tf.int32)
+
+
+def resolve_classes(logits: tf.Tensor, class_indices: tf.Tensor) -> tf.Tensor:
+    """The class indices with TOP_CLASS replaced by each image's top-1 class."""
+    top = tf.argmax(logits, axis=1, output_type=tf.int32)
+    return tf.where(class_indices < 0, top, class_indices)
+
+
+def class_scores(logits: tf.Tensor, class_indices: tf.Tensor) -> tf.Tensor:
+    """Each image's logit of its own class: (n,); ``class_indices`` already resolved."""
+    return tf.gather(logits, class_indices, axis=1, batch_dims=1)
+
+
+def top_classes(logits: np.ndarray, class_indices: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`resolve_classes`."""
+    return np.where(class_indices < 0, np.argmax(logits, axis=1), class_indices).astype(np.int32)
+
+
+def _build_layer_pass(loaded_model: LoadedModel, layer: str, gradients: bool) -> Callable[..., Any]:
+    forward = activations_and_logits(loaded_model, [layer])
+
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
+    def layer_pass(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        with tf.GradientTape() as tape:
+            (activations,), logits = forward(loaded_model.preprocess(pixels))
+            classes = resolve_classes(logits, class_indices)
+            score = tf.reduce_sum(class_scores(logits, classes))
+        grads = tape.gradient(score, activations) if gradients else tf.zeros_like(activations)
+        return activations, grads, logits, classes
+
+    return layer_pass
+
+
+@dataclass(frozen=True)
+class LayerPass:
+    """Activations (n, h, w, c), gradients of the class score w.r.t. them, logits, classes."""
+
+    activations: np.ndarray
+    gradients: np.ndarray | None
+    logits: np.ndarray
+    class_indices: np.ndarray
+
+    def maps(self, raw: np.ndarray, full: np.ndarray | None = None) -> Maps:
+        """A method's answer built on this pass."""
+        return Maps(raw, self.class_indices, self.logits, full)
+
+
+def layer_pass(request: Request, gradients: bool = True) -> LayerPass:
+    """One compiled forward (+ backward to the target layer) pass over the request's images."""
+    loaded_model, layer = request.loaded_model, request.layer
+    function = loaded_model.cached(("methods.layer_pass", layer, gradients),
+                                   lambda: _build_layer_pass(loaded_model, str(layer), gradients))
+    with loaded_model.lock:
+        activations, grads, logits, classes = function(tf.constant(request.pixels, tf.float32),
+                                                       tf.constant(request.class_indices, tf.int32))
+    return LayerPass(activations.numpy(), grads.numpy() if gradients else None, logits.numpy(),
+                     classes.numpy())
+
+
+def _guided_hook(name: str, operation: Any, outputs: list[Any]) -> list[Any]:
+    """Guided backpropagation (Springenberg et al., 2015): after each ReLU, pass back only
+    positive gradients; with the ReLU's own mask this is the guided rule."""
+    if not _is_relu(operation):
+        return outputs
+    return [_positive_gradient(outputs[0]), *outputs[1:]]
+
+
+@tf.custom_gradient
+def _positive_gradient(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+    return tf.identity(x), lambda upstream: tf.nn.relu(upstream)
+
+
+def _is_relu(operation: Any) -> bool:
+    import keras
+
+    if isinstance(operation, keras.layers.ReLU):
+        return True
+    activation = getattr(operation, "activation", None)
+    return getattr(activation, "__name__", "") in ("relu", "relu6")
+
+
+def _build_input_gradient(loaded_model: LoadedModel, guided: bool) -> Callable[..., Any]:
+    if guided:
+        forward = replay_function(loaded_model, [], output_hook=_guided_hook)
+
+        def logits_of(inputs: tf.Tensor) -> tf.Tensor:
+            return forward(inputs)[1]
+    else:
+        def logits_of(inputs: tf.Tensor) -> tf.Tensor:
+            return loaded_model.model(inputs, training=False)
+
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
+    def input_gradient(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            logits = logits_of(loaded_model.preprocess(pixels))
+            score = tf.reduce_sum(class_scores(logits, resolve_classes(logits, class_indices)))
+        return tape.gradient(score, pixels), logits
+
+    return input_gradient
+
+
+def input_gradients(loaded_model: LoadedModel, pixels: np.ndarray | tf.Tensor, class_indices: np.ndarray,
+                    guided: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of each image's class logit w.r.t. its raw pixels (n, h, w, 3), and the logits.
+
+    With TOP_CLASS, each image's own top-1 class (of the image as given) is used.
+    """
+    function = loaded_model.cached(("methods.input_gradient", guided),
+                                   lambda: _build_input_gradient(loaded_model, guided))
+    with loaded_model.lock:
+        grads, logits = function(tf.cast(pixels, tf.float32), tf.constant(class_indices, tf.int32))
+    return grads.numpy(), logits.numpy()
+
+
+# --- helpers for the methods ------------------------------------------------------------------------
+def weighted_maps(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ReLU of the channel-weighted sum of activation maps (n, h, w); ``weights`` broadcast to them."""
+    if weights.ndim == 2:  # (n, channels)
+        weights = weights[:, None, None, :]
+    return np.maximum(np.sum(activations * weights, axis=-1), 0.0).astype(np.float32)
+
+
+def clean_pass(request: Request) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of the request's unchanged images and their resolved classes (one compiled pass)."""
+    with request.loaded_model.lock:
+        logits = request.loaded_model.logits(request.pixels).numpy()
+    return logits, top_classes(logits, request.class_indices)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of maps (n, h, w) to (n, height, width), float32."""
+    import cv2
+
+    height, width = size
+    if maps.shape[1:] == (height, width):
+        return maps.astype(np.float32)
+    return np.stack([cv2.resize(m.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+                     for m in maps])
+
+
+def batches(total: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of at most ``batch_size`` items covering ``range(total)``."""
+    return [slice(start, min(start + batch_size, total)) for start in range(0, total, batch_size)]
+
+
+def check_positive_int(params: Mapping[str, Any], name: str, minimum: int = 1,
+                       maximum: int | None = None) -> None:
+    """ParameterError unless ``params[name]`` is a whole number in [minimum, maximum]."""
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or (
+            maximum is not None and value > maximum):
+        bound = f" and at most {maximum}" if maximum is not None else ""
+        raise ParameterError(f"{name} must be a whole number of at least {minimum}{bound}, not {value!r}.")
+
+
+def check_choice(params: Mapping[str, Any], name: str, choices: Sequence[str]) -> None:
+    """ParameterError unless ``params[name]`` is one of ``choices``."""
+    if params[name] not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(choices)}, not {params[name]!r}.")
+
+
+def check_number(params: Mapping[str, Any], name: str, low: float, high: float) -> None:
+    """ParameterError unless ``params[name]`` is a number in [low, high]."""
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not low <= value <= high:
+        raise ParameterError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")

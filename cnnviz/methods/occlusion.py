@@ -1,0 +1,158 @@
+"""Occlusion sensitivity (Zeiler and Fergus, 2014): how much the class probability drops when a
+patch of the image is hidden.
+
+Every patch position is one occluded image; they go through the model in batches (the occluded
+images are built inside the compiled call). The raw map holds the drop per patch position; the full
+map puts each drop at its patch's centre and interpolates bilinearly in between (as Zeiler and
+Fergus plot it), so a single decisive patch keeps its peak instead of being averaged away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from cnnviz.errors import ParameterError
+from cnnviz.methods.core import (
+    DEFAULT_BATCH_SIZE,
+    Maps,
+    Method,
+    Request,
+    batches,
+    check_choice,
+    check_positive_int,
+    softmax,
+    top_classes,
+)
+from cnnviz.models import LoadedModel
+from cnnviz.progress import report
+
+FILLS = ("grey", "mean", "blur", "zero")
+#: Patch side as a fraction of the image's shorter side when patch_size is None (28 px at 224).
+DEFAULT_PATCH_FRACTION = 1 / 8
+#: Stride as a fraction of the patch when stride is None (patches overlap by half).
+DEFAULT_STRIDE_FRACTION = 1 / 2
+GREY = 128.0
+#: Gaussian blur sigma of the "blur" fill, as a fraction of the patch side.
+BLUR_SIGMA_FRACTION = 0.5
+#: "mean" (the image's mean colour) is the fill closest to "no information" (it is what a zero baseline
+#: means after mean-centring); a grey or black square can look like an object itself.
+DEFAULTS = {"patch_size": None, "stride": None, "fill": "mean", "batch_size": DEFAULT_BATCH_SIZE}
+
+
+def patch_geometry(params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int]:
+    """(patch side, stride) in pixels, defaults filled in."""
+    patch = params["patch_size"] or max(1, round(min(size) * DEFAULT_PATCH_FRACTION))
+    stride = params["stride"] or max(1, round(patch * DEFAULT_STRIDE_FRACTION))
+    return int(patch), int(stride)
+
+
+def positions(length: int, patch: int, stride: int) -> np.ndarray:
+    """Start offsets of the patches along one axis; the last patch always touches the far edge."""
+    starts = list(range(0, length - patch + 1, stride))
+    if starts[-1] != length - patch:
+        starts.append(length - patch)
+    return np.array(starts, np.int32)
+
+
+def fill_image(pixels: np.ndarray, fill: str, patch: int) -> np.ndarray:
+    """What an occluded patch shows instead of the image (uint8, the image's shape)."""
+    if fill == "grey":
+        return np.full(pixels.shape, GREY, np.uint8)
+    if fill == "zero":
+        return np.zeros(pixels.shape, np.uint8)
+    if fill == "mean":
+        mean = np.round(pixels.reshape(-1, 3).mean(axis=0))
+        return np.broadcast_to(mean, pixels.shape).astype(np.uint8)
+    sigma = max(patch * BLUR_SIGMA_FRACTION, 0.5)
+    return cv2.GaussianBlur(pixels, (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+def _build_occluded_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
+    height, width = loaded_model.input_size
+    image_spec = tf.TensorSpec([height, width, 3], tf.uint8)
+
+    @tf.function(input_signature=[image_spec, image_spec, tf.TensorSpec([None, 2], tf.int32),
+                                  tf.TensorSpec([], tf.int32)])
+    def occluded_logits(pixels: tf.Tensor, fill: tf.Tensor, corners: tf.Tensor,
+                        patch: tf.Tensor) -> tf.Tensor:
+        rows = tf.range(height)[None, :, None]
+        columns = tf.range(width)[None, None, :]
+        top, left = corners[:, 0, None, None], corners[:, 1, None, None]
+        inside = (rows >= top) & (rows < top + patch) & (columns >= left) & (columns < left + patch)
+        images = tf.where(inside[..., None], fill[None], pixels[None])  # uint8, as cheap as it gets
+        return loaded_model.model(loaded_model.preprocess(tf.cast(images, tf.float32)), training=False)
+
+    return occluded_logits
+
+
+def occlusion(request: Request) -> Maps:
+    loaded_model, params = request.loaded_model, request.params
+    height, width = loaded_model.input_size
+    patch, stride = patch_geometry(dict(params), (height, width))
+    tops, lefts = positions(height, patch, stride), positions(width, patch, stride)
+    grid = np.stack(np.meshgrid(tops, lefts, indexing="ij"), axis=-1).reshape(-1, 2)
+    # The first "patch" lies outside the image: the unchanged image rides along in the first batch.
+    corners = np.concatenate([np.array([[height, width]], np.int32), grid]).astype(np.int32)
+    function = loaded_model.cached(("methods.occlusion",), lambda: _build_occluded_logits(loaded_model))
+    total = len(request.pixels) * len(corners)
+    raw, full, clean, classes = [], [], [], []
+    report(request.progress, 0, total)
+    for index, pixels in enumerate(request.pixels):
+        image = tf.constant(pixels, tf.uint8)
+        fill = tf.constant(fill_image(pixels, params["fill"], patch))
+        logits = np.empty((len(corners), loaded_model.num_classes), np.float32)
+        for part in batches(len(corners), params["batch_size"]):
+            with loaded_model.lock:
+                logits[part] = function(image, fill, tf.constant(corners[part]), tf.constant(patch)).numpy()
+            report(request.progress, index * len(corners) + part.stop, total, image=index + 1)
+        class_index = int(top_classes(logits[:1], request.class_indices[index:index + 1])[0])
+        probabilities = softmax(logits)[:, class_index]
+        drops = (probabilities[0] - probabilities[1:]).reshape(len(tops), len(lefts))
+        raw.append(drops)
+        full.append(at_patch_centres(drops, tops, lefts, patch, (height, width)))
+        clean.append(logits[0])
+        classes.append(class_index)
+    return Maps(np.stack(raw), np.array(classes, np.int32), np.stack(clean), np.stack(full))
+
+
+def at_patch_centres(grid: np.ndarray, tops: np.ndarray, lefts: np.ndarray, patch: int,
+                     size: tuple[int, int]) -> np.ndarray:
+    """The grid of drops as a full-size map: each value at its patch's centre, bilinear in between
+    (constant beyond the outermost centres), so one decisive patch keeps its full value."""
+    centre = (patch - 1) / 2
+    rows, columns = np.arange(size[0]), np.arange(size[1])
+    along_rows = np.stack([np.interp(rows, tops + centre, grid[:, j]) for j in range(grid.shape[1])], axis=1)
+    return np.stack([np.interp(columns, lefts + centre, row) for row in along_rows]).astype(np.float32)
+
+
+def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
+    height, width = loaded_model.input_size
+    check_choice(params, "fill", FILLS)
+    check_positive_int(params, "batch_size")
+    for name in ("patch_size", "stride"):
+        if params[name] is not None:
+            check_positive_int(params, name)
+    patch, stride = patch_geometry(params, (height, width))
+    if patch > min(height, width):
+        raise ParameterError(
+            f"patch_size {patch} is larger than the image the model sees ({height} x {width}); "
+            f"use at most {min(height, width)}."
+        )
+    if stride > patch:
+        raise ParameterError(f"stride {stride} is larger than patch_size {patch}: some pixels would "
+                             "never be covered; use a stride of at most the patch size.")
+
+
+METHOD = Method(
+    name="occlusion", title="Occlusion", compute=occlusion, defaults=DEFAULTS, check=check, uses_layer=False,
+    progress=True,
+    citation="Zeiler and Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014",
+    about=("Hides one patch of the image at a time and measures how much the class probability drops: "
+           "bright where hiding the image hurts the model most. Model-agnostic and easy to trust, but "
+           "blocky (patch size) and slow (one model run per patch position); the fill colour matters."),
+)

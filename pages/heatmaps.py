@@ -1,0 +1,202 @@
+"""Heatmaps: which parts of the image the model's decision rests on, by several methods side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import render
+from cnnviz.errors import CnnvizError
+from cnnviz.explain import METHODS, Heatmap, explain
+from cnnviz.faithfulness import Faithfulness, faithfulness
+from cnnviz.graph import default_target_layer, spatial_layer_names
+from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
+from cnnviz.models import LoadedModel
+from ui import engine, progress, state
+from ui.downloads import download_png
+from ui.errors import show_error, user_errors
+
+RESULT_CACHE_ENTRIES = 64
+TOP = 5
+COLUMNS = 3
+BADGE_STEPS = 16  # deletion / insertion curve steps for the badge (2 x 17 model runs per heatmap)
+OTHER_CLASS = -1
+DEFAULT_METHODS = ["gradcam", "gradcam++", "occlusion"]
+TUNABLE = ("occlusion", "scorecam", "smoothgrad", "integrated_gradients")  # methods with settings here
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+def _explain(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
+             params: tuple[tuple[str, Any], ...], _loaded: LoadedModel, _image: np.ndarray,
+             _progress: Any = None) -> Heatmap:
+    return explain(_loaded, _image, method=method, class_index=class_index, layer=layer, fit=fit,
+                   progress=_progress, **dict(params))
+
+
+@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
+def _faithfulness(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
+                  params: tuple[tuple[str, Any], ...], _loaded: LoadedModel,
+                  _heatmap: Heatmap) -> Faithfulness:
+    return faithfulness(_loaded, _heatmap, steps=BADGE_STEPS)
+
+
+def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
+    """The widgets of one method's own parameters (defaults from the method)."""
+    side = min(loaded.input_size)
+    columns = st.columns(3)
+    if name == "occlusion":
+        patch, stride = occlusion.patch_geometry(dict(occlusion.DEFAULTS), loaded.input_size)
+        return {"patch_size": int(columns[0].number_input("Patch size (px)", 1, side, patch,
+                                                          key="heatmaps.patch")),
+                "stride": int(columns[1].number_input("Stride (px)", 1, side, stride, key="heatmaps.stride")),
+                "fill": columns[2].selectbox("Fill", occlusion.FILLS, key="heatmaps.fill",
+                                             index=occlusion.FILLS.index(occlusion.DEFAULTS["fill"]))}
+    if name == "scorecam":
+        top_k = int(columns[0].number_input(
+            "Top-k channels (0 = all)", 0, 4096, 0, key="heatmaps.top_k",
+            help="Faster Score-CAM: only the channels with the most varied maps (faster, close to all)."))
+        return {"top_k": top_k or None}
+    if name == "smoothgrad":
+        return {"samples": int(columns[0].number_input("Noisy copies", 1, smoothgrad.MAX_SAMPLES,
+                                                       smoothgrad.DEFAULT_SAMPLES, key="heatmaps.samples")),
+                "noise": float(columns[1].slider("Noise (share of the pixel range)", 0.0, 0.5,
+                                                 smoothgrad.DEFAULT_NOISE, key="heatmaps.noise"))}
+    if name == "integrated_gradients":
+        return {"steps": int(columns[0].number_input("Steps", 1, integrated_gradients.MAX_STEPS,
+                                                     integrated_gradients.DEFAULT_STEPS,
+                                                     key="heatmaps.steps")),
+                "baseline": columns[1].selectbox("Baseline", integrated_gradients.BASELINES,
+                                                 key="heatmaps.baseline")}
+    return {}
+
+
+def _badge(scores: Faithfulness) -> str:
+    return f"deletion {scores.deletion:.2f} · insertion {scores.insertion:.2f}"
+
+
+st.title("Heatmaps")
+st.caption("Which parts of the image the model's decision rests on, by several methods side by side.")
+
+model = state.require_model()
+image = state.require_image()
+fit = state.fit()
+loaded = model.loaded
+with user_errors():
+    prediction = engine.predict(model, image, top=TOP, fit=fit)
+    predictions = prediction.predictions
+    layers = spatial_layer_names(loaded)
+    default_layer = default_target_layer(loaded)
+
+columns = st.columns([3, 2, 2])
+chosen = columns[0].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, key="heatmaps.methods",
+                                format_func=lambda name: METHODS[name].title)
+options = [p.class_index for p in predictions] + [OTHER_CLASS]
+probability = {p.class_index: p.probability for p in predictions}
+choice = columns[1].selectbox("Class to explain", options, key="heatmaps.class", format_func=lambda c: (
+    "another class..." if c == OTHER_CLASS else f"{loaded.class_names[c]} ({100 * probability[c]:.1f} %)"))
+if choice == OTHER_CLASS:
+    choice = columns[1].selectbox("Search a class", range(loaded.num_classes), key="heatmaps.any_class",
+                                  format_func=lambda c: f"{c}: {loaded.class_names[c]}")
+class_index = int(choice)
+layer = columns[2].selectbox("Layer (CAM methods)", layers, index=layers.index(default_layer),
+                             key="heatmaps.layer",
+                             help="Default: the last layer with a spatial grid before global pooling.")
+columns = st.columns([2, 2, 3])
+colormap = columns[0].selectbox("Colour map", list(render.COLORMAPS), key="heatmaps.colormap")
+opacity = columns[1].slider("Opacity", 0.0, 1.0, render.DEFAULT_OPACITY, step=0.05, key="heatmaps.opacity")
+on_photo = columns[2].toggle("Draw on the full image", key="heatmaps.on_photo",
+                             help="Off: the overlay covers what the model sees (the resized, cropped input).")
+
+params: dict[str, dict[str, Any]] = {}
+tuned = [name for name in chosen if name in TUNABLE]
+if tuned:
+    with st.expander("Method settings"):
+        for name in tuned:
+            st.markdown(f"**{METHODS[name].title}**")
+            params[name] = _method_params(name, loaded)
+
+if not chosen:
+    st.info("Choose at least one method.", icon=":material/info:")
+    st.stop()
+
+fast = [name for name in chosen if not METHODS[name].progress]
+slow = [name for name in chosen if METHODS[name].progress]
+results: dict[str, Heatmap] = {}
+
+
+def _key(name: str) -> tuple[Any, ...]:
+    used_layer = layer if METHODS[name].uses_layer else ""
+    settings = tuple(sorted(params.get(name, {}).items()))
+    return (model.key, image.sha256, name, class_index, used_layer, fit, settings)
+
+
+for name in fast:
+    with user_errors(stop=False):
+        results[name] = _explain(*_key(name), _loaded=loaded, _image=image.image)
+if slow:
+    titles = ", ".join(METHODS[name].title for name in slow)
+    verb = "runs" if len(slow) == 1 else "run"
+    st.caption(f"{titles} {verb} the model many times (once per patch, channel or sample): press Run.")
+    if progress.requested("heatmaps", tuple(_key(name) for name in slow), label=f"Run {titles}"):
+        for name in slow:
+            try:
+                with progress.progress_bar(f"Computing {METHODS[name].title}", key=f"heatmaps.{name}") as bar:
+                    results[name] = _explain(*_key(name), _loaded=loaded, _image=image.image, _progress=bar)
+            except CnnvizError as error:
+                show_error(error, METHODS[name].title)
+
+shown = [name for name in chosen if name in results]
+original = image.image if on_photo else None
+grid = st.columns(COLUMNS)
+with grid[0]:
+    st.image(image.image if on_photo else prediction.model_input, width="stretch",
+             caption="your image" if on_photo else "what the model sees")
+scores: dict[str, Faithfulness] = {}
+for position, name in enumerate(shown, start=1):
+    result = results[name]
+    with grid[position % COLUMNS]:
+        st.image(render.heatmap_overlay(result, original, colormap, opacity), width="stretch",
+                 caption=f"{result.title}: {result.label} ({100 * result.probability:.1f} %)"
+                         + (f", layer {result.layer}" if result.layer else "") + f", {result.seconds:.2f} s")
+        with user_errors(stop=False):
+            scores[name] = _faithfulness(*_key(name), _loaded=loaded, _heatmap=result)
+            st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")
+            st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
+        download_png("Download (PNG)",
+                     lambda r=result: render.heatmap_overlay(r, original, colormap, opacity),
+                     file_name=f"{name}-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
+                     key=f"heatmaps.download.{name}")
+    if position % COLUMNS == COLUMNS - 1:
+        grid = st.columns(COLUMNS)
+
+if shown:
+    notes = [_badge(scores[name]).replace("·", "/") if name in scores else "" for name in shown]
+    download_png("Download all side by side (PNG)",
+                 lambda: render.side_by_side([results[n] for n in shown], original, colormap, opacity,
+                                             notes=notes),
+                 file_name=f"heatmaps-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
+                 key="heatmaps.download.all")
+    if image.mask is not None and not on_photo and image.mask.shape == loaded.input_size:
+        hits = [METHODS[n].title for n in shown if image.mask.flat[int(np.argmax(results[n].heatmap))]]
+        st.caption(f"Ground truth: the peak lies on the {image.class_name} for {len(hits)} of {len(shown)} "
+                   f"methods{': ' + ', '.join(hits) if hits else ''}.")
+if model.random_weights:
+    st.warning("This model has random weights: its heatmaps explain nothing learned.",
+               icon=":material/shuffle:")
+
+with st.expander("What each method shows, and its limits", expanded=False):
+    for name in chosen:
+        method = METHODS[name]
+        st.markdown(f"**{method.title}.** {method.about} *({method.citation})*")
+    st.markdown(
+        "**The badge.** Deletion: the class probability as the most highlighted pixels are blurred away "
+        "first, area under the curve (lower is better). Insertion: the same while they are revealed on a "
+        "blurred image (higher is better) (Petsiuk et al., RISE, 2018). Confidence drop: how much less "
+        "sure the model is of the image multiplied by the map (lower is better; Chattopadhay et al., "
+        "2018).\n\n"
+        "**In general.** A heatmap shows where the evidence is, not what it is or why. Bright areas are "
+        "relative to the rest of this map only: every map is scaled to its own maximum. Maps of different "
+        "classes can look alike when the model looks at the same object for both."
+    )

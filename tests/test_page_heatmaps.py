@@ -1,0 +1,62 @@
+"""AppTest of the Heatmaps page on the demo model: overlays, badges, the Run button, typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from apptest_helpers import app_test, messages, navigation_mode
+from streamlit.testing.v1 import AppTest
+
+import ui.navigation
+from ui import state
+
+PAGE = ui.navigation.PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps",
+                               ":material/local_fire_department:", "Which pixels the decision rests on.")
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The app on the Heatmaps page, with the demo model and a generated star."""
+    if PAGE.path not in {entry.path for entry in ui.navigation.PAGES}:
+        monkeypatch.setattr(ui.navigation, "PAGES", (*ui.navigation.PAGES, PAGE))
+    with navigation_mode():
+        at = app_test()
+        at.run()
+        at.selectbox(key=state.MODEL_NAME_KEY).set_value("shapes")
+        at.run()
+        at.switch_page(PAGE.path).run()
+        at.selectbox(key="cnnviz.sample_class").set_value("star")
+        at.run()
+        assert not at.exception, messages(at)
+        yield at
+
+
+def _images(at: AppTest) -> list:
+    return list(at.main.get("image"))
+
+
+def test_heatmaps_page_shows_overlays_badges_and_runs_occlusion(page: AppTest) -> None:
+    at = page
+    assert at.title[0].value == "Heatmaps"
+    assert at.multiselect(key="heatmaps.methods").value == ["gradcam", "gradcam++", "occlusion"]
+    assert at.selectbox(key="heatmaps.layer").value == "last_conv"
+    captions = " ".join(c.value for c in at.caption)
+    assert "press Run" in captions  # occlusion waits for its Run button
+    images_before = len(_images(at))
+    assert images_before >= 3, messages(at)  # the model input, Grad-CAM and Grad-CAM++ overlays
+    assert sum("deletion" in m.value and "insertion" in m.value for m in at.markdown) == 2, messages(at)
+    run = next(b for b in at.button if b.label.startswith("Run"))
+    run.click().run()
+    assert not at.exception and not at.error, messages(at)
+    assert len(_images(at)) == images_before + 1  # the occlusion overlay
+    assert any("peak lies on the star" in c.value for c in at.caption), messages(at)
+
+
+def test_cam_on_another_layer_shows_a_typed_error_and_the_rest(page: AppTest) -> None:
+    at = page
+    at.multiselect(key="heatmaps.methods").set_value(["cam", "gradcam"]).run()
+    at.selectbox(key="heatmaps.layer").set_value("fine_relu").run()
+    assert not at.exception, messages(at)
+    assert any("Grad-CAM" in e.value for e in at.error), messages(at)
+    assert len(_images(at)) >= 2  # the model input and the Grad-CAM overlay still show
