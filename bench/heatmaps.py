@@ -37,7 +37,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cnnviz.explain import METHODS, explain, explain_batch  # noqa: E402
+from cnnviz.explanation import METHODS, explain, explain_batch  # noqa: E402
 from cnnviz.faithfulness import (  # noqa: E402
     confidence_change,
     deletion_insertion,

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from cnnviz.errors import ParameterError
-from cnnviz.explain import Heatmap
+from cnnviz.explanation import Heatmap
 from cnnviz.methods.core import DEFAULT_BATCH_SIZE, batches
 from cnnviz.models import LoadedModel
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from cnnviz.errors import ParameterError
-from cnnviz.explain import Heatmap
+from cnnviz.explanation import Heatmap
 from cnnviz.images import encode_png
 
 #: Colour maps offered for heatmaps (OpenCV's, so no matplotlib figure is needed).

@@ -10,7 +10,7 @@ import streamlit as st
 import cnnviz.attacks
 from cnnviz import render, render_attack
 from cnnviz.attacks import AttackResult
-from cnnviz.explain import Heatmap, explain_batch
+from cnnviz.explanation import Heatmap, explain_batch
 from cnnviz.attacks.budget import estimate_gradient, estimate_onepixel
 from cnnviz.attacks.gradient import DEFAULT_EPSILON, DEFAULT_PGD_STEPS
 from cnnviz.attacks.onepixel import PRESETS

@@ -9,7 +9,7 @@ import streamlit as st
 
 from cnnviz import render
 from cnnviz.errors import CnnvizError
-from cnnviz.explain import METHODS, Heatmap, explain
+from cnnviz.explanation import METHODS, Heatmap, explain
 from cnnviz.faithfulness import Faithfulness, faithfulness
 from cnnviz.graph import default_target_layer, spatial_layer_names
 from cnnviz.methods import integrated_gradients, occlusion, smoothgrad

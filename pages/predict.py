@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from matplotlib.figure import Figure
 
-from cnnviz.predict import Prediction
+from cnnviz.prediction import Prediction
 from ui import engine, state
 from ui.downloads import download_png
 from ui.errors import user_errors

@@ -12,7 +12,7 @@ from cnnviz.attacks.gradient import loss_gradient_function
 from cnnviz.errors import ParameterError
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import LoadedModel, load_model, preprocessing_function
-from cnnviz.predict import class_probabilities, predict
+from cnnviz.prediction import class_probabilities, predict
 from cnnviz.shapes import TEST_SEED, generate_dataset
 
 EPSILON = 4  # pixel levels on the 0..255 scale (4/255)

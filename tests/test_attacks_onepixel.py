@@ -14,7 +14,7 @@ from cnnviz.attacks.onepixel import (COLOUR_MEAN, COLOUR_STD, default_batch_size
 from cnnviz.errors import CancelledError, ClassIndexError, ParameterError
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import load_model
-from cnnviz.predict import predict
+from cnnviz.prediction import predict
 from cnnviz.shapes import TEST_SEED, generate_sample
 
 # A test image the demo model classifies correctly and a 1-pixel attack fools after a few

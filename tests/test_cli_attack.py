@@ -10,7 +10,7 @@ import pytest
 from cnnviz.cli import main
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import load_model
-from cnnviz.predict import predict
+from cnnviz.prediction import predict
 from cnnviz.shapes import TEST_SEED, generate_sample
 
 # The image and seed pinned in test_attacks_onepixel.py (a 1-pixel attack fools the demo model).

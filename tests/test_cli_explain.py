@@ -11,7 +11,7 @@ from PIL import Image
 
 from cnnviz.cli import main
 from cnnviz.cli.cmd_explain import METHOD_NAMES
-from cnnviz.explain import METHODS
+from cnnviz.explanation import METHODS
 from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 

@@ -15,7 +15,7 @@ from cnnviz.errors import (
     ParameterError,
     UnknownLayerError,
 )
-from cnnviz.explain import METHODS, explain, explain_batch
+from cnnviz.explanation import METHODS, explain, explain_batch
 from cnnviz.methods.core import upsample
 from cnnviz.models import LoadedModel, load_model, preprocessing_function
 from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
@@ -199,9 +199,18 @@ def test_impossible_parameters_raise_typed_errors(shapes: LoadedModel, samples: 
     assert words in str(raised.value)
 
 
-def test_package_entry_point_is_callable(shapes: LoadedModel, samples: tuple) -> None:
-    import cnnviz
-    import cnnviz.explain  # binds the module as cnnviz.explain: it must still be callable
+def test_package_entry_points_stay_functions_after_importing_every_submodule(
+        shapes: LoadedModel, samples: tuple) -> None:
+    """No submodule shares a name with a public function, so importing it cannot shadow the API."""
+    import importlib
+    import pkgutil
 
+    import cnnviz
+
+    for module in pkgutil.walk_packages(cnnviz.__path__, "cnnviz."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    for name in ("predict", "explain", "attack", "feature_maps", "filters", "maximize", "layers"):
+        assert callable(getattr(cnnviz, name)) and not isinstance(getattr(cnnviz, name), type(cnnviz)), name
     result = cnnviz.explain(shapes, samples[0][0], method="cam")
     assert result.method == "cam" and result.layer == "last_conv"

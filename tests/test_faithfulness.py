@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnviz.explain import explain_batch
+from cnnviz.explanation import explain_batch
 from cnnviz.faithfulness import (
     confidence_change,
     deletion_insertion,

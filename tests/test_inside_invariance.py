@@ -9,7 +9,7 @@ from cnnviz.errors import ParameterError
 from cnnviz.inside import catalog, invariance_probe, measured_catalog
 from cnnviz.inside.invariance import transform_image
 from cnnviz.models import load_model
-from cnnviz.predict import class_probabilities
+from cnnviz.prediction import class_probabilities
 
 
 def test_transforms_move_pixels_where_expected():

@@ -10,7 +10,7 @@ from inside_helpers import wrap
 from cnnviz.errors import CancelledError, ClassIndexError, ParameterError, UnknownLayerError
 from cnnviz.inside import Penalties, feature_maps, maximize
 from cnnviz.models import load_model
-from cnnviz.predict import class_probabilities
+from cnnviz.prediction import class_probabilities
 
 CHANNELS = list(range(8))
 

@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.errors import ParameterError
 from cnnviz.models import load_model
-from cnnviz.predict import predict, predict_batch
+from cnnviz.prediction import predict, predict_batch
 from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 

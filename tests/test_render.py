@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.errors import ParameterError
-from cnnviz.explain import explain
+from cnnviz.explanation import explain
 from cnnviz.models import load_model
 from cnnviz.render import colorize, heatmap_overlay, overlay, png, side_by_side
 from cnnviz.shapes import generate_sample

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-import cnnviz.predict
+import cnnviz.prediction
 from cnnviz.models import LoadedModel, load_model, load_model_file
-from cnnviz.predict import Prediction, model_input
+from cnnviz.prediction import Prediction, model_input
 from ui.state import ImageChoice, ModelChoice
 
 MODEL_CACHE_ENTRIES = 6  # zoo models kept loaded (MobileNetV2 ~ 30 MB in memory; VGG16 ~ 550 MB)
@@ -63,7 +63,7 @@ class PredictResult:
 def _predict(model_key: str, image_sha256: str, top: int, fit: str,
              _loaded_model: LoadedModel, _image: np.ndarray) -> PredictResult:
     start = time.perf_counter()
-    predictions = cnnviz.predict.predict(_loaded_model, _image, top=top, fit=fit)
+    predictions = cnnviz.prediction.predict(_loaded_model, _image, top=top, fit=fit)
     seconds = time.perf_counter() - start
     return PredictResult(tuple(predictions), model_input(_loaded_model, _image, fit), seconds)
 

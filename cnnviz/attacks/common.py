@@ -12,7 +12,7 @@ import numpy as np
 from cnnviz.attacks.result import AttackResult
 from cnnviz.errors import ParameterError
 from cnnviz.models import LoadedModel
-from cnnviz.predict import model_input
+from cnnviz.prediction import model_input
 
 
 @dataclass(frozen=True)

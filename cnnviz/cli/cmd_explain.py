@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 METHOD_NAMES = ("gradcam", "gradcam++", "cam", "scorecam", "layercam", "occlusion", "saliency", "smoothgrad",
-                "integrated_gradients", "guided_gradcam")  # kept equal to cnnviz.explain.METHODS (tested)
+                "integrated_gradients", "guided_gradcam")  # kept equal to cnnviz.explanation.METHODS (tested)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from cnnviz.cli.common import load_model_from_args, print_json, read_image, terminal_progress
-    from cnnviz.explain import explain, get_method
+    from cnnviz.explanation import explain, get_method
     from cnnviz.render import heatmap_overlay, png
 
     method = get_method(args.method)

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import load_model_from_args, print_json, read_image
-    from cnnviz.predict import predict_batch
+    from cnnviz.prediction import predict_batch
 
     images = [read_image(path) for path in args.images]  # fail before loading a model
     loaded = load_model_from_args(args)

@@ -20,7 +20,7 @@ from cnnviz.errors import MethodNotApplicableError, ParameterError
 from cnnviz.inside.architecture import Geometry, layer_object, layers
 from cnnviz.inside.kernels import PIXELWISE_AFFINE, filters
 from cnnviz.models import LoadedModel
-from cnnviz.predict import model_input
+from cnnviz.prediction import model_input
 
 #: Layers applied elementwise after a convolution that the explainer follows.
 FOLLOWING_TYPES = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "PReLU", "ELU")

@@ -26,7 +26,7 @@ from cnnviz.errors import LayerNotSpatialError, ParameterError
 from cnnviz.inside.access import activation_function, check_layer, spatial_layers
 from cnnviz.inside.architecture import layers as layer_table
 from cnnviz.models import LoadedModel
-from cnnviz.predict import model_input
+from cnnviz.prediction import model_input
 
 SORT_KEYS = ("index", "mean", "max", "std", "active")
 DEFAULT_PAGE_SIZE = 64  # channels drawn per page of a grid

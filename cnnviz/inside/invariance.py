@@ -17,7 +17,7 @@ import numpy as np
 
 from cnnviz.errors import ParameterError
 from cnnviz.models import LoadedModel
-from cnnviz.predict import DEFAULT_BATCH_SIZE, model_input
+from cnnviz.prediction import DEFAULT_BATCH_SIZE, model_input
 from cnnviz.progress import ProgressCallback, report
 
 #: transform -> (unit shown to users, default values)

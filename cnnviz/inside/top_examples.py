@@ -20,7 +20,7 @@ from cnnviz.inside.access import activation_function, check_layer
 from cnnviz.inside.architecture import Geometry, receptive_field
 from cnnviz.inside.architecture import layers as layer_table
 from cnnviz.models import LoadedModel
-from cnnviz.predict import DEFAULT_BATCH_SIZE, model_input
+from cnnviz.prediction import DEFAULT_BATCH_SIZE, model_input
 from cnnviz.progress import ProgressCallback, report
 
 DEFAULT_TOP = 9

@@ -5,7 +5,7 @@ activations, the gradients of the class score with respect to them, and the logi
 saliency methods get the gradient of the class score with respect to the raw pixels (preprocessing
 inside the tape). The compiled functions are built once per (model, layer) with
 ``LoadedModel.cached`` and take the class indices as a tensor, so they never retrace per class.
-A method only says how to turn these into a map: it returns raw maps, and :mod:`cnnviz.explain`
+A method only says how to turn these into a map: it returns raw maps, and :mod:`cnnviz.explanation`
 upsamples and normalises them.
 """
 

@@ -7,9 +7,7 @@ layer, resize the image, upsample and normalise the map, time it); each method i
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +31,7 @@ from cnnviz.methods import (
 )
 from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, softmax, upsample
 from cnnviz.models import LoadedModel
-from cnnviz.predict import model_input
+from cnnviz.prediction import model_input
 from cnnviz.progress import ProgressCallback
 
 #: name -> method, in the order the app lists them.
@@ -197,14 +195,3 @@ def explain(loaded_model: LoadedModel, image: np.ndarray, method: str = DEFAULT_
 
 __all__ = ["explain", "explain_batch", "Heatmap", "METHODS", "DEFAULT_METHOD", "method_names",
            "get_method", "normalise"]
-
-
-class _CallableModule(types.ModuleType):
-    """``cnnviz.explain(...)`` must call :func:`explain` even after ``import cnnviz.explain`` has
-    bound this module as the package attribute of the same name (Python does that on import)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Heatmap:
-        return explain(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
