@@ -15,12 +15,14 @@ from cnnviz.errors import ParameterError
 from cnnviz.explanation import Heatmap
 from cnnviz.images import encode_png
 
-#: Colour maps offered for heatmaps (OpenCV's, so no matplotlib figure is needed).
+#: Colour maps offered for heatmaps (OpenCV's, so no matplotlib figure is needed). The first three
+#: are perceptually uniform (equal steps in value look like equal steps in colour, and they read in
+#: grey); jet and turbo are offered because papers use them, but their bright bands invent edges.
 COLORMAPS: dict[str, int] = {
-    "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "inferno": cv2.COLORMAP_INFERNO,
-    "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA, "hot": cv2.COLORMAP_HOT,
+    "viridis": cv2.COLORMAP_VIRIDIS, "inferno": cv2.COLORMAP_INFERNO, "magma": cv2.COLORMAP_MAGMA,
+    "jet": cv2.COLORMAP_JET, "turbo": cv2.COLORMAP_TURBO, "hot": cv2.COLORMAP_HOT,
 }
-DEFAULT_COLORMAP = "jet"
+DEFAULT_COLORMAP = "viridis"
 DEFAULT_OPACITY = 0.5
 #: Side of each tile of the side-by-side grid, pixels (small model inputs are enlarged to it).
 DEFAULT_TILE = 224

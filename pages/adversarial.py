@@ -198,7 +198,8 @@ with user_errors(stop=False), st.spinner("Computing Grad-CAM..."):
         column.image(render_attack.enlarge(render.heatmap_overlay(heatmap), scale),
                      caption=f"{when}: evidence for {heatmap.label} ({100 * heatmap.probability:.1f} %)")
     st.caption("Grad-CAM (Selvaraju et al., 2017) of each image's top class, on the layer "
-               f"{heatmaps[0].layer}: red is where the evidence for that class lies. A shift shows "
+               f"{heatmaps[0].layer}, coloured with {render.DEFAULT_COLORMAP}: the brightest (yellow) areas "
+               "are where the evidence for that class lies. A shift shows "
                "where the attack moved the model's attention.")
 
 download_png("Download the adversarial image (PNG)", result.adversarial,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.cli import main
-from cnnviz.cli.cmd_explain import METHOD_NAMES
+from cnnviz.cli.cmd_explain import COLORMAP_NAMES, METHOD_NAMES
 from cnnviz.explanation import METHODS
 from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
@@ -82,5 +82,8 @@ def test_cam_on_a_model_without_gap_head_exits_2(sample_path: tuple, tmp_path: P
     assert code == 2 and "Grad-CAM" in error
 
 
-def test_cli_lists_every_registered_method() -> None:
+def test_cli_lists_every_registered_method_and_colour_map() -> None:
+    from cnnviz.render import COLORMAPS, DEFAULT_COLORMAP
+
     assert list(METHOD_NAMES) == list(METHODS)
+    assert list(COLORMAP_NAMES) == list(COLORMAPS) and COLORMAP_NAMES[0] == DEFAULT_COLORMAP

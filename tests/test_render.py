@@ -31,6 +31,21 @@ def test_colorize_maps_low_to_blue_and_high_to_red_with_jet() -> None:
         colorize(np.zeros((2, 2)), "rainbow-unicorn")
 
 
+def test_default_colour_map_is_perceptually_ordered_and_jet_is_not() -> None:
+    """Lightness rises steadily along the default map (so it reads in grey); jet's goes up and down."""
+    import cv2
+
+    from cnnviz.render import DEFAULT_COLORMAP
+
+    def lightness(colormap: str) -> np.ndarray:
+        ramp = colorize(np.linspace(0, 1, 64, dtype=np.float32)[None], colormap)
+        return cv2.cvtColor(ramp, cv2.COLOR_RGB2LAB)[0, :, 0].astype(float)
+
+    steps = np.diff(lightness(DEFAULT_COLORMAP))
+    assert (steps >= -1).all() and lightness(DEFAULT_COLORMAP)[-1] - lightness(DEFAULT_COLORMAP)[0] > 150
+    assert (np.diff(lightness("jet")) < -3).any()
+
+
 def test_overlay_opacity_blends_image_and_map() -> None:
     image = np.full((8, 8, 3), 100, np.uint8)
     heatmap = np.ones((4, 4), np.float32)  # resized to the image

@@ -8,6 +8,7 @@ from typing import Any
 
 METHOD_NAMES = ("gradcam", "gradcam++", "cam", "scorecam", "layercam", "occlusion", "saliency", "smoothgrad",
                 "integrated_gradients", "guided_gradcam")  # kept equal to cnnviz.explanation.METHODS (tested)
+COLORMAP_NAMES = ("viridis", "inferno", "magma", "jet", "turbo", "hot")  # = cnnviz.render.COLORMAPS (tested)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--npy", metavar="FILE", help="also save the heatmap (float32, 0..1) as .npy")
     parser.add_argument("--original", action="store_true",
                         help="draw (and save) the map at the original image's size, not the model input's")
-    parser.add_argument("--colormap", default="jet",
-                        help="colour map (jet, turbo, inferno, viridis, magma, hot)")
+    parser.add_argument("--colormap", default=COLORMAP_NAMES[0],
+                        help=f"colour map: {', '.join(COLORMAP_NAMES)} (default {COLORMAP_NAMES[0]}, "
+                             "perceptually uniform; jet as in many papers)")
     parser.add_argument("--opacity", type=float, default=0.5, help="opacity of the map, 0..1 (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)

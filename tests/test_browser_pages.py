@@ -1,0 +1,156 @@
+"""A real-browser tour of every page: Chromium + Playwright on ``streamlit run app.py``.
+
+Each page is visited twice, on a generated demo image and on a real photo (scikit-image's cat),
+and on the demo image one method of the page is run. Every visit checks that the page's own result
+appears and that no exception box appears anywhere, and saves a screenshot to
+``tests/artifacts/tour-*.png`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Locator, Page, expect
+
+from ui.navigation import PAGES, PageEntry
+
+pytest_plugins = ("browser_helpers",)
+pytest.register_assert_rewrite("browser_helpers")
+
+from browser_helpers import assert_no_exception, open_page, screenshot, upload_image, wait_for_app
+
+LONG_RUN_MS = 90_000  # a method run on the demo model, on a busy 2-core machine
+
+
+def main_area(page: Page) -> Locator:
+    return page.get_by_test_id("stMain")
+
+
+def run_button(page: Page, label: str) -> None:
+    """Press a page's Run-style button and wait until the run has finished."""
+    main_area(page).get_by_role("button", name=label).click()
+    wait_for_app(page, LONG_RUN_MS)
+
+
+def images_in_main(page: Page, at_least: int) -> None:
+    expect(main_area(page).get_by_test_id("stImage").nth(at_least - 1)).to_be_visible()
+
+
+# --- what each page must show; ``run`` also presses one of its methods ------------------------------
+def home(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="cnnviz: see what a CNN sees")).to_be_visible()
+    for entry in PAGES[1:]:
+        expect(main.get_by_text(entry.summary)).to_be_visible()
+
+
+def predict(page: Page, run: bool) -> None:
+    expect(main_area(page).get_by_text("says:")).to_be_visible()
+    expect(main_area(page).get_by_test_id("stPlotlyChart")).to_be_visible()
+
+
+def heatmaps(page: Page, run: bool) -> None:
+    main = main_area(page)
+    images_in_main(page, 3)  # what the model sees, Grad-CAM, Grad-CAM++
+    expect(main.get_by_text("deletion", exact=False).first).to_be_visible()
+    if run:
+        run_button(page, "Run Occlusion")
+        images_in_main(page, 4)
+        expect(main.get_by_text("Occlusion: ", exact=False)).to_be_visible()
+        expect(main.get_by_role("button", name="Download all side by side (PNG)")).to_be_visible()
+
+
+def compare(page: Page, run: bool) -> None:
+    images_in_main(page, 2)
+    expect(main_area(page).get_by_role("button", name="Download report (HTML)")).to_be_visible()
+
+
+def feature_maps(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_text("channels of", exact=False).first).to_be_visible()
+    images_in_main(page, 2)
+    if run:
+        main.get_by_role("tab", name="Filters").click()
+        wait_for_app(page)
+        expect(main.get_by_text("kernel 3x3x3x16", exact=False).first).to_be_visible()
+
+
+def maximize(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("button", name="Optimise")).to_be_visible()
+    if run:
+        run_button(page, "Optimise")
+        expect(main.get_by_text("Classified as the class asked for", exact=False)).to_be_visible()
+        images_in_main(page, 1)
+
+
+def architecture(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_test_id("stDataFrame").first).to_be_visible()
+    if run:
+        main.get_by_role("tab", name="Invariance probe").click()
+        wait_for_app(page)
+        run_button(page, "Probe")
+        expect(main.get_by_text("The top class changes for", exact=False)).to_be_visible()
+        expect(main.get_by_test_id("stTabPanel").filter(has_text="Uncovered area")
+               .get_by_test_id("stPlotlyChart")).to_be_visible()
+
+
+def adversarial(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("button", name="Attack")).to_be_visible()
+    if run:
+        main.get_by_test_id("stButtonGroup").get_by_text("PGD (Madry et al. 2018)").click()
+        wait_for_app(page)
+        run_button(page, "Attack")
+        expect(main.get_by_text("Fooled:", exact=False).or_(main.get_by_text("Not fooled", exact=False))
+               ).to_be_visible()
+        expect(main.get_by_text("The perturbation, amplified")).to_be_visible()
+        images_in_main(page, 4)
+
+
+CHECKS: dict[str, Callable[[Page, bool], None]] = {
+    "pages/home.py": home, "pages/predict.py": predict, "pages/heatmaps.py": heatmaps,
+    "pages/compare.py": compare, "pages/feature_maps.py": feature_maps, "pages/maximize.py": maximize,
+    "pages/architecture.py": architecture, "pages/adversarial.py": adversarial,
+}
+
+
+def slug(entry: PageEntry) -> str:
+    return Path(entry.path).stem.replace("_", "-")
+
+
+def test_every_page_of_the_navigation_is_toured() -> None:
+    assert {entry.path for entry in PAGES} <= set(CHECKS)
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real photo (scikit-image's Chelsea the cat, 451x300) saved as JPEG."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photo") / "chelsea.jpg"
+    Image.fromarray(data.chelsea()).save(path, format="JPEG", quality=90)
+    return path
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=slug)
+def test_page_on_a_generated_sample_runs_its_method(page: Page, entry: PageEntry) -> None:
+    open_page(page, entry.title)
+    CHECKS[entry.path](page, True)
+    assert_no_exception(page)
+    screenshot(page, f"tour-{slug(entry)}-sample")
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=slug)
+def test_page_on_a_real_photo(page: Page, entry: PageEntry, photo: Path) -> None:
+    upload_image(page, photo)
+    open_page(page, entry.title)
+    CHECKS[entry.path](page, False)
+    if entry.path != "pages/home.py":
+        expect(page.get_by_test_id("stSidebar").get_by_text("chelsea.jpg, 451x300")).to_be_visible()
+    assert_no_exception(page)
+    screenshot(page, f"tour-{slug(entry)}-photo")
