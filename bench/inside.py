@@ -104,7 +104,7 @@ def forward_backward_step(loaded, layer: str | None, targets: list[int], kind: s
     return lambda: step(pixels).numpy()
 
 
-ROUNDS = 3
+ROUNDS = 5
 
 
 def speed_table() -> list[dict[str, object]]:
