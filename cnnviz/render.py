@@ -38,10 +38,17 @@ def png(image: np.ndarray) -> bytes:
     return encode_png(np.ascontiguousarray(image))
 
 
-def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
-    """A map with values in [0, 1] as RGB uint8 through a colour map."""
+def check_style(colormap: str = DEFAULT_COLORMAP, opacity: float = DEFAULT_OPACITY) -> None:
+    """ParameterError for an unknown colour map or an opacity outside [0, 1]."""
     if colormap not in COLORMAPS:
         raise ParameterError(f"Unknown colour map {colormap!r}; choose one of {', '.join(COLORMAPS)}.")
+    if not 0.0 <= opacity <= 1.0:
+        raise ParameterError(f"opacity must be between 0 and 1, not {opacity}.")
+
+
+def colorize(heatmap: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
+    """A map with values in [0, 1] as RGB uint8 through a colour map."""
+    check_style(colormap)
     grey = np.clip(np.round(np.asarray(heatmap, np.float32) * 255), 0, 255).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
 
@@ -52,8 +59,7 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, colormap: str = DEFAULT_COLO
 
     ``opacity`` 0 shows the image only, 1 the map only.
     """
-    if not 0.0 <= opacity <= 1.0:
-        raise ParameterError(f"opacity must be between 0 and 1, not {opacity}.")
+    check_style(colormap, opacity)
     height, width = image.shape[:2]
     values = np.asarray(heatmap, np.float32)
     if values.shape != (height, width):
@@ -97,6 +103,30 @@ def _caption(tile: np.ndarray, lines: Sequence[str]) -> np.ndarray:
     return np.concatenate([strip, tile], axis=0)
 
 
+def _place(tiles: Sequence[np.ndarray], axis: int) -> np.ndarray:
+    """Tiles in a row (axis 1) or a column (axis 0), GAP pixels apart, on a white canvas."""
+    across = 1 - axis
+    length = sum(t.shape[axis] for t in tiles) + GAP * (len(tiles) - 1)
+    breadth = max(t.shape[across] for t in tiles)
+    shape = (length, breadth, 3) if axis == 0 else (breadth, length, 3)
+    canvas = np.full(shape, BACKGROUND, np.uint8)
+    start = 0
+    for t in tiles:
+        if axis == 0:
+            canvas[start:start + t.shape[0], :t.shape[1]] = t
+        else:
+            canvas[:t.shape[0], start:start + t.shape[1]] = t
+        start += t.shape[axis] + GAP
+    return canvas
+
+
+def stack_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows from :func:`side_by_side` (one per model, say) one under the other: a grid to download."""
+    if not rows:
+        raise ParameterError("Give at least one row to stack.")
+    return _place(rows, axis=0)
+
+
 def side_by_side(results: Sequence[Heatmap], original: np.ndarray | None = None,
                  colormap: str = DEFAULT_COLORMAP, opacity: float = DEFAULT_OPACITY, tile: int = DEFAULT_TILE,
                  notes: Sequence[str] | None = None) -> np.ndarray:
@@ -115,15 +145,8 @@ def side_by_side(results: Sequence[Heatmap], original: np.ndarray | None = None,
         if notes is not None and index < len(notes) and notes[index]:
             lines.append(notes[index])
         tiles.append(_caption(_tile(heatmap_overlay(result, original, colormap, opacity), tile), lines))
-    height = max(t.shape[0] for t in tiles)
-    width = sum(t.shape[1] for t in tiles) + GAP * (len(tiles) - 1)
-    canvas = np.full((height, width, 3), BACKGROUND, np.uint8)
-    left = 0
-    for t in tiles:
-        canvas[:t.shape[0], left:left + t.shape[1]] = t
-        left += t.shape[1] + GAP
-    return canvas
+    return _place(tiles, axis=1)
 
 
-__all__ = ["COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_OPACITY", "png", "colorize", "overlay",
-           "heatmap_overlay", "side_by_side"]
+__all__ = ["COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_OPACITY", "png", "check_style", "colorize", "overlay",
+           "heatmap_overlay", "side_by_side", "stack_rows"]

@@ -9,37 +9,21 @@ import streamlit as st
 
 from cnnviz import render
 from cnnviz.errors import CnnvizError
-from cnnviz.explanation import METHODS, Heatmap, explain
-from cnnviz.faithfulness import Faithfulness, faithfulness
+from cnnviz.explanation import METHODS, Heatmap
+from cnnviz.faithfulness import Faithfulness
 from cnnviz.graph import default_target_layer, spatial_layer_names
 from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
 from cnnviz.models import LoadedModel
+from cnnviz.report import ReportSection, report_html
 from ui import engine, progress, state
 from ui.downloads import download_png
 from ui.errors import show_error, user_errors
 
-RESULT_CACHE_ENTRIES = 64
 TOP = 5
 COLUMNS = 3
-BADGE_STEPS = 16  # deletion / insertion curve steps for the badge (2 x 17 model runs per heatmap)
 OTHER_CLASS = -1
 DEFAULT_METHODS = ["gradcam", "gradcam++", "occlusion"]
 TUNABLE = ("occlusion", "scorecam", "smoothgrad", "integrated_gradients")  # methods with settings here
-
-
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
-def _explain(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
-             params: tuple[tuple[str, Any], ...], _loaded: LoadedModel, _image: np.ndarray,
-             _progress: Any = None) -> Heatmap:
-    return explain(_loaded, _image, method=method, class_index=class_index, layer=layer, fit=fit,
-                   progress=_progress, **dict(params))
-
-
-@st.cache_data(max_entries=RESULT_CACHE_ENTRIES, show_spinner=False)
-def _faithfulness(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
-                  params: tuple[tuple[str, Any], ...], _loaded: LoadedModel,
-                  _heatmap: Heatmap) -> Faithfulness:
-    return faithfulness(_loaded, _heatmap, steps=BADGE_STEPS)
 
 
 def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
@@ -126,24 +110,25 @@ slow = [name for name in chosen if METHODS[name].progress]
 results: dict[str, Heatmap] = {}
 
 
-def _key(name: str) -> tuple[Any, ...]:
-    used_layer = layer if METHODS[name].uses_layer else ""
-    settings = tuple(sorted(params.get(name, {}).items()))
-    return (model.key, image.sha256, name, class_index, used_layer, fit, settings)
+def _inputs(name: str) -> dict[str, Any]:
+    """What a heatmap of this page depends on, besides the model and the image (the cache key)."""
+    return {"method": name, "class_index": class_index, "layer": layer if METHODS[name].uses_layer else "",
+            "fit": fit, "params": tuple(sorted(params.get(name, {}).items()))}
 
 
 for name in fast:
     with user_errors(stop=False):
-        results[name] = _explain(*_key(name), _loaded=loaded, _image=image.image)
+        results[name] = engine.explain(model, image, **_inputs(name))
 if slow:
     titles = ", ".join(METHODS[name].title for name in slow)
     verb = "runs" if len(slow) == 1 else "run"
     st.caption(f"{titles} {verb} the model many times (once per patch, channel or sample): press Run.")
-    if progress.requested("heatmaps", tuple(_key(name) for name in slow), label=f"Run {titles}"):
+    run_key = (model.key, image.sha256, tuple(tuple(_inputs(name).values()) for name in slow))
+    if progress.requested("heatmaps", run_key, label=f"Run {titles}"):
         for name in slow:
             try:
                 with progress.progress_bar(f"Computing {METHODS[name].title}", key=f"heatmaps.{name}") as bar:
-                    results[name] = _explain(*_key(name), _loaded=loaded, _image=image.image, _progress=bar)
+                    results[name] = engine.explain(model, image, **_inputs(name), progress=bar)
             except CnnvizError as error:
                 show_error(error, METHODS[name].title)
 
@@ -161,7 +146,8 @@ for position, name in enumerate(shown, start=1):
                  caption=f"{result.title}: {result.label} ({100 * result.probability:.1f} %)"
                          + (f", layer {result.layer}" if result.layer else "") + f", {result.seconds:.2f} s")
         with user_errors(stop=False):
-            scores[name] = _faithfulness(*_key(name), _loaded=loaded, _heatmap=result)
+            inputs = _inputs(name)
+            scores[name] = engine.faithfulness_of(model, image, result, inputs["layer"], fit, inputs["params"])
             st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")
             st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
         download_png("Download (PNG)",
@@ -178,6 +164,15 @@ if shown:
                                              notes=notes),
                  file_name=f"heatmaps-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
                  key="heatmaps.download.all")
+    section = ReportSection(model.label, predictions, [results[n] for n in shown],
+                            [scores.get(n) for n in shown])
+    st.download_button("Download report (HTML)", icon=":material/description:", on_click="ignore",
+                       data=lambda: report_html(image.image, image.name, [section], colormap,
+                                                opacity).encode("utf-8"),
+                       file_name=f"cnnviz-report-{loaded.name}-{image.sha256[:8]}.html", mime="text/html",
+                       key="heatmaps.download.report",
+                       help="One HTML file with the image, the top 5 and these maps; print it to PDF "
+                            "from the browser.")
     if image.mask is not None and not on_photo and image.mask.shape == loaded.input_size:
         hits = [METHODS[n].title for n in shown if image.mask.flat[int(np.argmax(results[n].heatmap))]]
         st.caption(f"Ground truth: the peak lies on the {image.class_name} for {len(hits)} of {len(shown)} "

@@ -50,3 +50,19 @@ def messages(at: AppTest) -> dict[str, list[str]]:
         "info": [e.value for e in at.info],
         "exception": [e.value for e in at.exception],
     }
+
+
+def app_on_page(path: str, sample_class: str = "star", model: str = "shapes") -> AppTest:
+    """The app (run through ``app.py``; call inside ``navigation_mode()``) on the page ``path``,
+    with a zoo model and a generated sample of ``sample_class`` chosen in the sidebar."""
+    from ui import state
+
+    at = app_test()
+    at.run()
+    at.selectbox(key=state.MODEL_NAME_KEY).set_value(model)
+    at.run()
+    at.switch_page(path).run()
+    at.selectbox(key="cnnviz.sample_class").set_value(sample_class)
+    at.run()
+    assert not at.exception, messages(at)
+    return at

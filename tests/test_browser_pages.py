@@ -20,7 +20,7 @@ from ui.navigation import PAGES, PageEntry
 pytest_plugins = ("browser_helpers",)
 pytest.register_assert_rewrite("browser_helpers")
 
-from browser_helpers import assert_no_exception, open_page, screenshot, upload_image, wait_for_app
+from browser_helpers import ARTIFACTS, assert_no_exception, open_page, screenshot, upload_image, wait_for_app
 
 LONG_RUN_MS = 90_000  # a method run on the demo model, on a busy 2-core machine
 
@@ -64,8 +64,15 @@ def heatmaps(page: Page, run: bool) -> None:
 
 
 def compare(page: Page, run: bool) -> None:
-    images_in_main(page, 2)
-    expect(main_area(page).get_by_role("button", name="Download report (HTML)")).to_be_visible()
+    main = main_area(page)
+    images_in_main(page, 4)  # the model input and three maps
+    expect(main.get_by_role("button", name="Download report (HTML)")).to_be_visible()
+    if run:
+        with page.expect_download() as download_info:
+            main.get_by_role("button", name="Download report (HTML)").click()
+        report = Path(download_info.value.path()).read_text(encoding="utf-8")
+        assert report.startswith("<!DOCTYPE html>") and report.count("data:image/png;base64,") == 5
+        download_info.value.save_as(ARTIFACTS / "compare-report.html")
 
 
 def feature_maps(page: Page, run: bool) -> None:

@@ -5,31 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from apptest_helpers import app_test, messages, navigation_mode
+from apptest_helpers import app_on_page, messages, navigation_mode
 from streamlit.testing.v1 import AppTest
 
-import ui.navigation
-from ui import state
-
-PAGE = ui.navigation.PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps",
-                               ":material/local_fire_department:", "Which pixels the decision rests on.")
+PAGE = "pages/heatmaps.py"
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+def page() -> Iterator[AppTest]:
     """The app on the Heatmaps page, with the demo model and a generated star."""
-    if PAGE.path not in {entry.path for entry in ui.navigation.PAGES}:
-        monkeypatch.setattr(ui.navigation, "PAGES", (*ui.navigation.PAGES, PAGE))
     with navigation_mode():
-        at = app_test()
-        at.run()
-        at.selectbox(key=state.MODEL_NAME_KEY).set_value("shapes")
-        at.run()
-        at.switch_page(PAGE.path).run()
-        at.selectbox(key="cnnviz.sample_class").set_value("star")
-        at.run()
-        assert not at.exception, messages(at)
-        yield at
+        yield app_on_page(PAGE)
 
 
 def _images(at: AppTest) -> list:

@@ -5,57 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from apptest_helpers import app_test, messages, navigation_mode
+from apptest_helpers import app_on_page, messages, navigation_mode
 from streamlit.testing.v1 import AppTest
-
-import ui.navigation
-from ui import state
-
-INSIDE_PAGES = (
-    ui.navigation.PageEntry(
-        "pages/feature_maps.py",
-        "Inside the network",
-        "Feature maps",
-        ":material/grid_view:",
-        "Feature maps and filters.",
-    ),
-    ui.navigation.PageEntry(
-        "pages/maximize.py",
-        "Inside the network",
-        "Activation maximization",
-        ":material/auto_awesome:",
-        "Activation maximization.",
-    ),
-    ui.navigation.PageEntry(
-        "pages/architecture.py",
-        "Inside the network",
-        "Architecture",
-        ":material/account_tree:",
-        "Architecture.",
-    ),
-)
 
 
 @pytest.fixture
-def open_page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+def open_page() -> Iterator:
     """open_page(path) -> the app on that page with the demo model and a generated star."""
-    listed = {entry.path for entry in ui.navigation.PAGES}
-    missing = tuple(entry for entry in INSIDE_PAGES if entry.path not in listed)
-    monkeypatch.setattr(ui.navigation, "PAGES", (*ui.navigation.PAGES, *missing))
     with navigation_mode():
-
-        def open_page(path: str) -> AppTest:
-            at = app_test()
-            at.run()
-            at.selectbox(key=state.MODEL_NAME_KEY).set_value("shapes")
-            at.run()
-            at.switch_page(path).run()
-            at.selectbox(key="cnnviz.sample_class").set_value("star")
-            at.run()
-            assert not at.exception, messages(at)
-            return at
-
-        yield open_page
+        yield app_on_page
 
 
 def _button(at: AppTest, label: str):

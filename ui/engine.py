@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -18,6 +19,8 @@ import streamlit as st
 import cnnviz.explanation
 import cnnviz.prediction
 from cnnviz.errors import CnnvizError
+from cnnviz.explanation import Heatmap
+from cnnviz.faithfulness import Faithfulness, faithfulness
 from cnnviz.models import LoadedModel, load_model, load_model_file
 from cnnviz.prediction import Prediction, model_input
 from ui.state import ImageChoice, ModelChoice
@@ -25,6 +28,8 @@ from ui.state import ImageChoice, ModelChoice
 MODEL_CACHE_ENTRIES = 6  # zoo models kept loaded (MobileNetV2 ~ 30 MB in memory; VGG16 ~ 550 MB)
 USER_MODEL_CACHE_ENTRIES = 2
 PREDICT_CACHE_ENTRIES = 64
+EXPLAIN_CACHE_ENTRIES = 64
+BADGE_STEPS = 16  # deletion / insertion curve steps of a faithfulness badge (2 x 17 model runs)
 
 
 def _warm_up(loaded: LoadedModel) -> None:
@@ -80,3 +85,36 @@ def _predict(model_key: str, image_sha256: str, top: int, fit: str,
 def predict(model: ModelChoice, image: ImageChoice, top: int = 5, fit: str = "crop") -> PredictResult:
     """The ``top`` classes of the current image (computed once per model, image, top and fit)."""
     return _predict(model.key, image.sha256, top, fit, model.loaded, image.image)
+
+
+Params = tuple[tuple[str, Any], ...]  # a method's settings as sorted (name, value) pairs
+
+
+@st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
+def _explain(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
+             params: Params, _loaded: LoadedModel, _image: np.ndarray, _progress: Any = None) -> Heatmap:
+    return cnnviz.explanation.explain(_loaded, _image, method=method, class_index=class_index,
+                                      layer=layer or None, fit=fit, progress=_progress, **dict(params))
+
+
+def explain(model: ModelChoice, image: ImageChoice, method: str, class_index: int, layer: str = "",
+            fit: str = "crop", params: Params = (), progress: Any = None) -> Heatmap:
+    """A heatmap (computed once per model, image, method, class, layer, fit and settings).
+
+    ``layer`` "" means the method's default; ``progress`` is a ``ui.progress`` bar or None.
+    """
+    return _explain(model.key, image.sha256, method, class_index, layer, fit, params, model.loaded,
+                    image.image, _progress=progress)
+
+
+@st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
+def _faithfulness(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
+                  params: Params, _loaded: LoadedModel, _heatmap: Heatmap) -> Faithfulness:
+    return faithfulness(_loaded, _heatmap, steps=BADGE_STEPS)
+
+
+def faithfulness_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap, layer: str = "",
+                    fit: str = "crop", params: Params = ()) -> Faithfulness:
+    """Deletion, insertion and confidence drop of a heatmap made by :func:`explain` with these inputs."""
+    return _faithfulness(model.key, image.sha256, heatmap.method, heatmap.class_index, layer, fit, params,
+                         model.loaded, heatmap)

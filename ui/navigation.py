@@ -28,6 +28,8 @@ PAGES: tuple[PageEntry, ...] = (
               "The five classes the model finds most likely, and how sure it is."),
     PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
               "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
+    PageEntry("pages/compare.py", "Why it says it", "Compare", ":material/compare:",
+              "Several methods and several models on the same image in one grid, and a report to download."),
     PageEntry("pages/feature_maps.py", "Inside the network", "Feature maps", ":material/grid_view:",
               "What every channel of a layer responds to, and the kernels it learned."),
     PageEntry("pages/maximize.py", "Inside the network", "Activation maximization",

@@ -1,0 +1,67 @@
+"""``python -m cnnviz report IMAGE --model A --model B --method gradcam --out report.html``."""
+
+from __future__ import annotations
+
+import argparse
+
+from cnnviz.cli.cmd_explain import COLORMAP_NAMES, METHOD_NAMES
+
+DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report", help="one self-contained HTML report: predictions and heatmaps of several models",
+        description="Predict the image with each model and explain its top class with each method; "
+                    "write one HTML file with every picture inside (open it in a browser, print it "
+                    "to PDF from there).")
+    parser.add_argument("image", metavar="IMAGE", help="image file")
+    parser.add_argument("--model", action="append", metavar="NAME",
+                        help="zoo model name or a .keras/.h5 file; repeat for several (default: shapes)")
+    parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
+                        help="'none' builds ImageNet architectures with random weights (no download)")
+    parser.add_argument("--labels", help="labels file for a model file: one label per line or JSON")
+    parser.add_argument("--fit", choices=("crop", "stretch"), default="crop",
+                        help="how the image is resized to the model input (default: centre crop)")
+    parser.add_argument("--method", action="append", metavar="METHOD",
+                        help=f"one of {', '.join(METHOD_NAMES)}; repeat for several "
+                             f"(default: {', '.join(DEFAULT_METHODS)})")
+    parser.add_argument("--colormap", default=COLORMAP_NAMES[0], help=f"one of {', '.join(COLORMAP_NAMES)}")
+    parser.add_argument("--opacity", type=float, default=0.5, help="opacity of the maps, 0..1 (default 0.5)")
+    parser.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    parser.add_argument("--json", action="store_true", help="print a summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cnnviz.cli.common import load_model_from_args, print_json, read_image
+    from cnnviz.explanation import get_method
+    from cnnviz.render import check_style
+    from cnnviz.report import build_section, report_html
+
+    methods = [get_method(name).name for name in (args.method or DEFAULT_METHODS)]
+    check_style(args.colormap, args.opacity)  # typed errors before any work
+    image = read_image(args.image)
+    models = [load_model_from_args(argparse.Namespace(**{**vars(args), "model": name}))
+              for name in (args.model or ["shapes"])]
+    sections = [build_section(loaded, image, methods, fit=args.fit) for loaded in models]
+    Path(args.out).write_text(report_html(image, Path(args.image).name, sections, args.colormap,
+                                          args.opacity), encoding="utf-8")
+    summary = {
+        "out": args.out, "methods": methods,
+        "models": [{"model": s.model_label, "top": s.predictions[0].label,
+                    "probability": s.predictions[0].probability,
+                    "heatmaps": [{"method": h.method, "label": h.label, "layer": h.layer,
+                                  "seconds": round(h.seconds, 4)} for h in s.heatmaps]}
+                   for s in sections],
+    }
+    if args.json:
+        print_json(summary)
+        return 0
+    for part in summary["models"]:
+        print(f"{part['model']}: {part['top']} ({100 * part['probability']:.1f}%), "
+              f"{len(part['heatmaps'])} heatmaps")
+    print(f"-> {args.out}")
+    return 0
