@@ -11,23 +11,25 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from cnnviz import __version__
 from cnnviz.errors import ParameterError
-from cnnviz.explanation import METHODS, Heatmap, explain
+from cnnviz.explanation import METHODS, Heatmap, explain, get_method
 from cnnviz.faithfulness import Faithfulness, faithfulness
 from cnnviz.images import image_sha256
 from cnnviz.models import LoadedModel
 from cnnviz.prediction import Prediction, predict
+from cnnviz.progress import ProgressCallback
 from cnnviz.render import DEFAULT_COLORMAP, DEFAULT_OPACITY, check_style, heatmap_overlay, png
 
 TOP = 5
 FAITHFULNESS_STEPS = 16
 IMAGE_WIDTH = 224  # CSS pixels of each picture in the report
+SPEED_ONLY_PARAMS = ("batch_size",)  # settings that change the speed, not the map: left out of captions
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -38,7 +40,8 @@ h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom
 figure { margin: 0; width: %dpx; } figure img { width: 100%%; image-rendering: auto; border: 1px solid #ddd; }
 figcaption { font-size: 0.85rem; color: #333; }
 table { border-collapse: collapse; font-size: 0.9rem; } td, th { padding: 0.15rem 0.6rem; text-align: left; }
-.bar { background: #3b528b; height: 0.8rem; display: inline-block; vertical-align: middle; }
+.bar { background: #3b528b; height: 0.8rem; display: inline-block; vertical-align: middle;
+       -webkit-print-color-adjust: exact; print-color-adjust: exact; }  /* browsers drop backgrounds */
 .note { font-size: 0.85rem; color: #444; }
 @media print { figure { break-inside: avoid; } }
 """ % IMAGE_WIDTH
@@ -46,12 +49,19 @@ table { border-collapse: collapse; font-size: 0.9rem; } td, th { padding: 0.15re
 
 @dataclass(frozen=True)
 class ReportSection:
-    """One model's part of a report: its predictions and the heatmaps explaining its top class."""
+    """One model's part of a report: its top predictions and the heatmaps explaining one class."""
 
     model_label: str
     predictions: Sequence[Prediction]
     heatmaps: Sequence[Heatmap]
     scores: Sequence[Faithfulness | None] = ()  # one per heatmap, or empty
+
+    def __post_init__(self) -> None:
+        if not self.heatmaps:
+            raise ParameterError(f"The report's part for {self.model_label} has no heatmap.")
+        if self.scores and len(self.scores) != len(self.heatmaps):
+            raise ParameterError(f"The report's part for {self.model_label} has {len(self.heatmaps)} "
+                                 f"heatmaps but {len(self.scores)} faithfulness figures.")
 
 
 def _data_uri(image: np.ndarray) -> str:
@@ -75,7 +85,8 @@ def _heatmap_caption(result: Heatmap, score: Faithfulness | None) -> str:
     parts = [f"{result.title}: {result.label} ({100 * result.probability:.1f} %)"]
     if result.layer:
         parts.append(f"layer {result.layer}")
-    settings = ", ".join(f"{name}={value}" for name, value in result.params.items())
+    settings = ", ".join(f"{name}={'default' if value is None else value}"
+                         for name, value in result.params.items() if name not in SPEED_ONLY_PARAMS)
     if settings:
         parts.append(settings)
     parts.append(f"{result.seconds:.2f} s")
@@ -86,8 +97,6 @@ def _heatmap_caption(result: Heatmap, score: Faithfulness | None) -> str:
 
 
 def _section(section: ReportSection, colormap: str, opacity: float) -> str:
-    if not section.heatmaps:
-        raise ParameterError(f"The report's part for {section.model_label} has no heatmap.")
     scores = list(section.scores) or [None] * len(section.heatmaps)
     first = section.heatmaps[0]
     figures = [_figure(first.image, f"what {section.model_label} sees "
@@ -122,7 +131,7 @@ def report_html(image: np.ndarray, image_name: str, sections: Sequence[ReportSec
     created = created or dt.datetime.now().astimezone()
     height, width = image.shape[:2]
     header = (f"<h1>cnnviz report: {html.escape(image_name)}</h1>"
-              f"<p class='meta'>{width}x{height} pixels, sha256 {image_sha256(image)}<br>"
+              f"<p class='meta'>{width}x{height} pixels, sha256 of the pixels {image_sha256(image)}<br>"
               f"cnnviz {__version__}, {created:%Y-%m-%d %H:%M %Z}; colour map {html.escape(colormap)}, "
               f"opacity {opacity:.2f}</p>")
     body = "".join(_section(section, colormap, opacity) for section in sections)
@@ -133,23 +142,32 @@ def report_html(image: np.ndarray, image_name: str, sections: Sequence[ReportSec
 
 
 def build_section(loaded_model: LoadedModel, image: np.ndarray, methods: Sequence[str], *,
-                  fit: str = "crop", label: str | None = None, scores: bool = True) -> ReportSection:
-    """Predict and explain the top class of ``image`` with each method (faithfulness if ``scores``)."""
+                  fit: str = "crop", label: str | None = None, scores: bool = True,
+                  progress: Callable[[str], ProgressCallback | None] | None = None) -> ReportSection:
+    """Predict and explain the top class of ``image`` with each method (faithfulness if ``scores``).
+
+    ``progress(method_name)`` may give a callback for each slow method (the CLI's terminal bar).
+    """
     if not methods:
         raise ParameterError("Choose at least one heatmap method for the report.")
+    chosen = [get_method(name) for name in methods]  # unknown names fail before any work
     predictions = predict(loaded_model, image, top=TOP, fit=fit)
-    heatmaps = [explain(loaded_model, image, method=name, fit=fit) for name in methods]
+    heatmaps = [explain(loaded_model, image, method=method.name, fit=fit,
+                        progress=progress(method.name) if progress and method.progress else None)
+                for method in chosen]
     figures = [faithfulness(loaded_model, h, steps=FAITHFULNESS_STEPS) for h in heatmaps] if scores else []
     return ReportSection(label or loaded_model.name, predictions, heatmaps, figures)
 
 
 def build_report(models: Sequence[LoadedModel], image: np.ndarray, image_name: str,
                  methods: Sequence[str], *, fit: str = "crop", colormap: str = DEFAULT_COLORMAP,
-                 opacity: float = DEFAULT_OPACITY) -> str:
+                 opacity: float = DEFAULT_OPACITY,
+                 progress: Callable[[str], ProgressCallback | None] | None = None) -> str:
     """Compute and lay out a report: every model explains its top class with every method."""
     if not models:
         raise ParameterError("Choose at least one model for the report.")
-    sections = [build_section(loaded, image, methods, fit=fit) for loaded in models]
+    check_style(colormap, opacity)  # before the work, not after
+    sections = [build_section(loaded, image, methods, fit=fit, progress=progress) for loaded in models]
     return report_html(image, image_name, sections, colormap, opacity)
 
 

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 from matplotlib.figure import Figure
 
 from cnnviz.prediction import Prediction
 from ui import engine, state
-from ui.downloads import download_png
+from ui.downloads import download_png, png_bytes
 from ui.errors import user_errors
 
 TOP = 5
 BAR_COLOUR = "#3b5bdb"
 
 
-def bar_chart(predictions: tuple[Prediction, ...]) -> go.Figure:
-    """Horizontal bars, most likely class on top, probability in percent written on each bar."""
-    labels = [p.label for p in predictions][::-1]
-    percent = [100 * p.probability for p in predictions][::-1]
-    figure = go.Figure(go.Bar(
-        x=percent, y=labels, orientation="h", marker_color=BAR_COLOUR,
-        text=[f"{value:.1f} %" for value in percent], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:.2f} %<extra></extra>",
-    ))
-    figure.update_layout(
-        xaxis={"title": "probability (%)", "range": [0, 112], "tickvals": [0, 20, 40, 60, 80, 100]},
-        yaxis={"automargin": True}, height=80 + 45 * len(predictions),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    )
-    return figure
+def bar_chart_png(predictions: tuple[Prediction, ...], title: str | None = None) -> Figure:
+    """Horizontal bars, most likely class on top, probability in percent written on each bar.
 
-
-def bar_chart_png(predictions: tuple[Prediction, ...], title: str) -> Figure:
-    """The same chart drawn with matplotlib, for the PNG download."""
+    Drawn on the server with matplotlib and shown as a PNG: it appears with the page (a Plotly chart
+    first waited about 2 s for Plotly's JavaScript in a new browser tab), and the download is the
+    very picture on screen.
+    """
     figure = Figure(figsize=(6.4, 0.6 + 0.5 * len(predictions)))
     axes = figure.add_subplot()
     labels = [p.label for p in predictions][::-1]
@@ -42,9 +29,15 @@ def bar_chart_png(predictions: tuple[Prediction, ...], title: str) -> Figure:
     axes.bar_label(bars, labels=[f"{value:.1f} %" for value in percent], padding=3)
     axes.set_xlim(0, 110)
     axes.set_xlabel("probability (%)")
-    axes.set_title(title, fontsize=10)
+    if title:
+        axes.set_title(title, fontsize=10)
     axes.spines[["top", "right"]].set_visible(False)
     return figure
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _chart(model_key: str, image_sha256: str, fit: str, _predictions: tuple[Prediction, ...]) -> bytes:
+    return png_bytes(bar_chart_png(_predictions))
 
 
 st.title("Predict")
@@ -76,8 +69,8 @@ with right:
         correct = best.label == image.class_name
         st.markdown(f"Ground truth of this generated sample: **{image.class_name}** "
                     f"{':green[(correct)]' if correct else ':red[(wrong)]'}")
-    st.plotly_chart(bar_chart(result.predictions), config={"displayModeBar": False},
-                    key="predict.chart")
+    st.image(_chart(model.key, image.sha256, fit, result.predictions), width="stretch",
+             caption=f"Top {TOP} of {model.loaded.num_classes} classes")
     st.caption(f"Prediction took {1000 * result.seconds:.0f} ms (resize and forward pass on this "
                "server; computed once per model, image and fit, then reused).")
     download_png("Download the chart (PNG)",

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -145,8 +146,21 @@ def wait_for_app(page: Page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
 
 
 def open_page(page: Page, title: str) -> None:
-    """Click a page in the sidebar navigation and wait for it to render."""
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    """Click a page in the sidebar navigation, wait for its address and for it to render.
+
+    A click that lands while a rerun is starting can be lost on a busy machine: it is repeated once.
+    """
+    link = page.get_by_test_id("stSidebarNav").locator("a").filter(
+        has=page.get_by_text(title, exact=True)).first
+    address = link.get_attribute("href") or ""
+    for attempt in range(2):
+        link.click()
+        try:
+            page.wait_for_url(address, timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt:
+                raise
     wait_for_app(page)
 
 

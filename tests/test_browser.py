@@ -57,7 +57,7 @@ def test_uploaded_shape_is_predicted_and_the_chart_downloads(page: Page, tmp_pat
     upload_image(page, path)
     main = main_area(page)
     expect(main.get_by_text("says:")).to_contain_text("star")
-    expect(main.get_by_test_id("stPlotlyChart")).to_be_visible()
+    expect(main.locator("[data-testid=stImageCaption]:has-text('Top 5 of')")).to_be_visible()
     expect(main.get_by_text("Prediction took")).to_be_visible()
     assert_no_exception(page)
     screenshot(page, "predict-star")
@@ -78,7 +78,7 @@ def test_uploaded_photo_gets_predictions(page: Page, tmp_path: Path) -> None:
     upload_image(page, path)
     main = main_area(page)
     expect(main.get_by_text("says:")).to_be_visible()
-    expect(main.get_by_test_id("stPlotlyChart")).to_be_visible()
+    expect(main.locator("[data-testid=stImageCaption]:has-text('Top 5 of')")).to_be_visible()
     expect(main.get_by_text("Your image: chelsea.jpg (451x300)")).to_be_visible()
     assert_no_exception(page)
     screenshot(page, "predict-photo-screen", whole_page=False)  # what a 1280x800 window shows
@@ -97,7 +97,7 @@ def test_non_image_upload_shows_a_readable_error(page: Page, tmp_path: Path) -> 
     main = main_area(page)
     expect(main.get_by_test_id("stAlertContentError")).to_contain_text(
         "notes.png: The file is not an image cnnviz can read")
-    expect(main.get_by_test_id("stPlotlyChart")).to_have_count(0)
+    expect(main.locator("[data-testid=stImageCaption]:has-text('Top 5 of')")).to_have_count(0)
     assert_no_exception(page)
     screenshot(page, "predict-bad-upload")
 

@@ -49,7 +49,7 @@ def home(page: Page, run: bool) -> None:
 
 def predict(page: Page, run: bool) -> None:
     expect(main_area(page).get_by_text("says:")).to_be_visible()
-    expect(main_area(page).get_by_test_id("stPlotlyChart")).to_be_visible()
+    expect(main_area(page).locator("[data-testid=stImageCaption]:has-text('Top 5 of')")).to_be_visible()
 
 
 def heatmaps(page: Page, run: bool) -> None:

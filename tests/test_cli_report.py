@@ -39,6 +39,7 @@ def test_report_for_two_models_and_two_methods(star_path: Path, tmp_path: Path,
     (["--method", "nope"], "nope"),
     (["--opacity", "2"], "opacity"),
     (["--colormap", "rainbow"], "colour map"),
+    (["--out", "no-such-folder/r.html"], "does not exist"),
 ])
 def test_bad_options_exit_2_with_one_line(star_path: Path, tmp_path: Path, extra: list[str], words: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:

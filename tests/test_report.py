@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnviz import __version__
 from cnnviz.errors import ParameterError
+from cnnviz.images import image_sha256
 from cnnviz.models import LoadedModel, load_model
 from cnnviz.report import ReportSection, build_report, build_section, report_html
 from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
@@ -69,9 +71,11 @@ def test_report_holds_the_image_the_top_classes_and_one_picture_per_map(
     assert np.array_equal(pictures[0], photo)  # lossless: the user's own image
     words = " ".join(page.texts)
     assert "cnnviz report: star.png" in words and "96x64 pixels" in words
+    assert f"sha256 of the pixels {image_sha256(photo)}" in words and f"cnnviz {__version__}" in words
     rows = [t for t in page.texts if t in SHAPE_CLASSES]
     assert rows[0] == "star" and len(rows) == 5  # the top 5, the star first
     assert "Grad-CAM: star" in words and "Occlusion: star" in words and "layer last_conv" in words
+    assert "patch_size=default, stride=default, fill=mean" in words and "batch_size" not in words
     assert "deletion" in words and "Selvaraju" in words and "Zeiler" in words
 
 
@@ -103,6 +107,10 @@ def test_impossible_reports_are_typed_errors(shapes: LoadedModel, photo: np.ndar
     with pytest.raises(ParameterError, match="no-such-method|Unknown"):
         build_section(shapes, photo, ["no-such-method"])
     section = build_section(shapes, photo, ["cam"], scores=False)
+    with pytest.raises(ParameterError, match="no heatmap"):
+        ReportSection("shapes", section.predictions, [])
+    with pytest.raises(ParameterError, match="1 heatmaps but 2 faithfulness"):
+        ReportSection("shapes", section.predictions, section.heatmaps, [None, None])
     with pytest.raises(ParameterError, match="colour map"):
         report_html(photo, "a.png", [section], colormap="rainbow")
     with pytest.raises(ParameterError, match="opacity"):

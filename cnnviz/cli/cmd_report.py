@@ -36,17 +36,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnviz.cli.common import load_model_from_args, print_json, read_image
+    from cnnviz.cli.common import load_model_from_args, print_json, read_image, terminal_progress
+    from cnnviz.errors import ParameterError
     from cnnviz.explanation import get_method
+    from cnnviz.progress import ProgressCallback
     from cnnviz.render import check_style
     from cnnviz.report import build_section, report_html
 
     methods = [get_method(name).name for name in (args.method or DEFAULT_METHODS)]
     check_style(args.colormap, args.opacity)  # typed errors before any work
+    if not Path(args.out).resolve().parent.is_dir():
+        raise ParameterError(f"The folder of --out {args.out} does not exist: create it first.")
     image = read_image(args.image)
     models = [load_model_from_args(argparse.Namespace(**{**vars(args), "model": name}))
               for name in (args.model or ["shapes"])]
-    sections = [build_section(loaded, image, methods, fit=args.fit) for loaded in models]
+    sections = []
+    for loaded in models:
+        def bar(name: str, model_name: str = loaded.name) -> ProgressCallback:
+            return terminal_progress(f"{model_name}: {get_method(name).title}")
+
+        sections.append(build_section(loaded, image, methods, fit=args.fit, progress=bar))
     Path(args.out).write_text(report_html(image, Path(args.image).name, sections, args.colormap,
                                           args.opacity), encoding="utf-8")
     summary = {
