@@ -120,6 +120,14 @@ def _place(tiles: Sequence[np.ndarray], axis: int) -> np.ndarray:
     return canvas
 
 
+def captioned_row(images: Sequence[np.ndarray], captions: Sequence[Sequence[str]],
+                  tile: int = DEFAULT_TILE) -> np.ndarray:
+    """Images scaled to ``tile`` pixels on their long side, each under its caption lines, in a row."""
+    if not images or len(images) != len(captions):
+        raise ParameterError("Give one caption (a list of lines) per image, and at least one image.")
+    return _place([_caption(_tile(image, tile), lines) for image, lines in zip(images, captions)], axis=1)
+
+
 def stack_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
     """Rows from :func:`side_by_side` (one per model, say) one under the other: a grid to download."""
     if not rows:
@@ -149,4 +157,4 @@ def side_by_side(results: Sequence[Heatmap], original: np.ndarray | None = None,
 
 
 __all__ = ["COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_OPACITY", "png", "check_style", "colorize", "overlay",
-           "heatmap_overlay", "side_by_side", "stack_rows"]
+           "heatmap_overlay", "side_by_side", "captioned_row", "stack_rows"]

@@ -80,6 +80,22 @@ def _live(bar: progress.StreamlitProgress, label: str, targeted: bool):
     return report
 
 
+def _figure(result: AttackResult, heatmaps: list[Heatmap], before_p: float) -> np.ndarray:
+    """Before, after and the perturbation; then Grad-CAM before and after: one picture to download."""
+    before, after = render_attack.before_after(result)
+    rows = [render.captioned_row(
+        [before, after, render_attack.amplified_perturbation(result)],
+        [["before", f"{result.original_label} {before_p:.1f}%"],
+         ["after", f"{result.adversarial_label} {100 * result.confidence:.1f}%"],
+         ["perturbation, amplified", f"L0 {result.l0}, Linf {result.linf:.0f}/255"]])]
+    if heatmaps:
+        rows.append(render.captioned_row(
+            [render.heatmap_overlay(h) for h in heatmaps],
+            [[f"Grad-CAM {when}", f"{h.label} {100 * h.probability:.1f}%"]
+             for h, when in zip(heatmaps, ("before", "after"))]))
+    return render.stack_rows(rows)
+
+
 st.title("Adversarial examples")
 st.caption("How little has to change in an image to change the model's answer?")
 
@@ -191,6 +207,7 @@ columns[1].plotly_chart(_bars(result, result.probabilities_after), key="adversar
 st.caption("Top 5 of each, plus the original class (green) and the new top class (red).")
 
 st.subheader("Where the model looks: Grad-CAM before and after")
+heatmaps: list = []
 with user_errors(stop=False), st.spinner("Computing Grad-CAM..."):
     heatmaps = _gradcam(model.key, image.sha256, method, key, fit, loaded, result)
     columns = st.columns(2)
@@ -207,6 +224,10 @@ download_png("Download the adversarial image (PNG)", result.adversarial,
              key="adversarial.download",
              help="Lossless PNG at the model's input size. JPEG would change the pixels and undo "
                   "the attack.")
+download_png("Download the whole figure (PNG)", lambda: _figure(result, heatmaps, before_p),
+             file_name=f"adversarial-{loaded.name}-{image.sha256[:8]}-{result.method}-figure.png",
+             key="adversarial.download.figure",
+             help="Before and after with the changed pixels circled, the perturbation, and Grad-CAM.")
 
 with st.expander("How to read this", expanded=False):
     st.markdown(

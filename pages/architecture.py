@@ -265,12 +265,20 @@ with catalog_tab:
         key="catalog.latency",
         config={"displayModeBar": False},
     )
-    download_png(
-        "Download accuracy against parameters (PNG)",
-        lambda: _scatter_png(frame, "parameters M"),
-        file_name="catalog-accuracy-parameters.png",
-        key="catalog.download",
-    )
+    with columns[0]:
+        download_png(
+            "Download accuracy against parameters (PNG)",
+            lambda: _scatter_png(frame, "parameters M"),
+            file_name="catalog-accuracy-parameters.png",
+            key="catalog.download",
+        )
+    with columns[1]:
+        download_png(
+            "Download accuracy against latency (PNG)",
+            lambda: _scatter_png(frame, PUBLISHED_CPU),
+            file_name="catalog-accuracy-latency.png",
+            key="catalog.download.latency",
+        )
 
 with convolution_tab:
     image = state.current_image()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from matplotlib.figure import Figure
 
 from cnnviz import render_inside
 from cnnviz.errors import CnnvizError
@@ -60,6 +61,18 @@ def _history_chart(result: Maximization) -> go.Figure:
         height=280,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
+    return figure
+
+
+def _history_png(result: Maximization) -> Figure:
+    """The objective against the step, drawn with matplotlib for the PNG download."""
+    figure = Figure(figsize=(7, 3.2))
+    axes = figure.add_subplot()
+    for index, label in enumerate(result.labels):
+        axes.plot(result.history[:, index], label=f"{index}: {label}", linewidth=1)
+    axes.set_xlabel("step")
+    axes.set_ylabel("objective (transformed image)")
+    axes.legend(fontsize=7)
     return figure
 
 
@@ -219,6 +232,8 @@ with optimise_tab:
                 f"Classified as the class asked for with p >= 0.9: {len(fooled)} of {len(result.labels)}."
             )
         st.plotly_chart(_history_chart(result), config={"displayModeBar": False}, key="maximize.history")
+        download_png("Download the chart (PNG)", lambda: _history_png(result), key="maximize.download.history",
+                     file_name=f"maximize-{loaded.name}-{result.target_kind}-objective.png")
 
 with examples_tab:
     columns = st.columns([3, 2, 2])

@@ -117,6 +117,11 @@ def adversarial(page: Page, run: bool) -> None:
                ).to_be_visible()
         expect(main.get_by_text("The perturbation, amplified")).to_be_visible()
         images_in_main(page, 4)
+        with page.expect_download() as download_info:
+            main.get_by_role("button", name="Download the whole figure (PNG)").click()
+        figure = Image.open(download_info.value.path())
+        assert figure.format == "PNG" and figure.width > 3 * 200 and figure.height > 2 * 200
+        figure.save(ARTIFACTS / "adversarial-figure.png")
 
 
 CHECKS: dict[str, Callable[[Page, bool], None]] = {

@@ -58,7 +58,8 @@ def test_one_pixel_attack_shows_before_and_after(app: AppTest) -> None:
     assert not any("Grad-CAM" in e.value for e in app.error), messages(app)
     # before/after, the zoomed pixel before/after, Grad-CAM before/after
     assert len(app.main.get("image")) >= 6
-    assert app.get("download_button"), "the PNG download is missing"
+    labels = [b.label for b in app.get("download_button")]
+    assert "Download the adversarial image (PNG)" in labels and "Download the whole figure (PNG)" in labels
 
 
 def test_pgd_shows_the_amplified_perturbation(app: AppTest) -> None:

@@ -47,7 +47,9 @@ def test_maximize_page_optimises_classes_and_finds_top_examples(open_page) -> No
     assert any("Classified as the class asked for with p >= 0.9: 1 of 1" in c.value for c in at.caption), (
         messages(at)
     )
-    assert at.get("plotly_chart") and at.get("download_button")
+    assert at.get("plotly_chart")
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the images (PNG)" in labels and "Download the chart (PNG)" in labels
     at.selectbox(key="examples.size").set_value(32).run()
     _button(at, "Find").click().run()
     assert not at.exception and not at.error, messages(at)

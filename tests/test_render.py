@@ -74,3 +74,21 @@ def test_side_by_side_grid_and_png(heatmaps: tuple) -> None:
     assert np.array_equal(decoded, grid)
     on_photo = side_by_side(results, original=photo, tile=96)
     assert on_photo.shape[1] == 3 * 96 + 2 * 4
+
+
+def test_captioned_rows_stack_into_one_grid() -> None:
+    from cnnviz.render import CAPTION_HEIGHT, GAP, captioned_row, stack_rows
+
+    red = np.zeros((32, 64, 3), np.uint8)
+    red[..., 0] = 255
+    row = captioned_row([red, np.full((10, 10, 3), 7, np.uint8)], [["red"], ["grey", "small"]], tile=40)
+    assert row.shape[1] == 40 + GAP + 40 and row.dtype == np.uint8
+    below_caption = row[CAPTION_HEIGHT:CAPTION_HEIGHT + 20, :40]
+    assert (below_caption == [255, 0, 0]).all()  # the wide image, scaled to 40 x 20, under its caption
+    grid = stack_rows([row, row[:, :40]])
+    assert grid.shape == (2 * row.shape[0] + GAP, row.shape[1], 3)
+    assert np.array_equal(grid[:row.shape[0]], row) and (grid[row.shape[0]:row.shape[0] + GAP] == 255).all()
+    with pytest.raises(ParameterError, match="one caption"):
+        captioned_row([red], [])
+    with pytest.raises(ParameterError, match="at least one row"):
+        stack_rows([])
