@@ -9,7 +9,7 @@ from cnnviz.errors import CnnvizError
 from cnnviz.explanation import METHODS, Heatmap
 from cnnviz.faithfulness import Faithfulness
 from cnnviz.report import ReportSection, report_html
-from cnnviz.zoo import available_models, get_spec
+from cnnviz.zoo import available_models
 from ui import engine, progress, state
 from ui.downloads import download_png
 from ui.errors import show_error, user_errors
@@ -17,25 +17,6 @@ from ui.errors import show_error, user_errors
 TOP = 5
 DEFAULT_METHODS = ["gradcam", "gradcam++", "saliency"]
 MAX_EXTRA_MODELS = 3
-_WEIGHT_LABELS = {"imagenet": "ImageNet (pretrained)", "random": "Random (architecture only)"}
-
-
-def _extra_model(name: str, weights: str) -> state.ModelChoice | CnnvizError:
-    """A zoo model for another row, or the typed error saying why it cannot be loaded."""
-    spec = get_spec(name)
-    chosen = "imagenet" if spec.is_demo else weights
-    key = state.zoo_model_key(name, chosen)
-    failed = state.failed_loads()
-    if key in failed:
-        return failed[key]
-    try:
-        loaded = engine.load_zoo_model(name, None if chosen == "random" else "imagenet")
-    except CnnvizError as error:
-        if not spec.is_demo:
-            failed[key] = error  # a failed download is not retried on every rerun
-        return error
-    label = f"{name} (demo)" if spec.is_demo else f"{name} ({_WEIGHT_LABELS[chosen].split(' ')[0].lower()} weights)"
-    return state.ModelChoice(key=key, label=label, loaded=loaded)
 
 
 st.title("Compare methods and models")
@@ -48,14 +29,16 @@ fit = state.fit()
 columns = st.columns([3, 3, 2])
 methods = columns[0].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, key="compare.methods",
                                  format_func=lambda name: METHODS[name].title)
-others = [name for name in available_models() if state.zoo_model_key(name, "imagenet") != model.key
-          and state.zoo_model_key(name, "random") != model.key]
+weights = columns[2].radio("Their weights", state.WEIGHT_CHOICES, key="compare.weights",
+                           format_func=state.WEIGHT_LABELS.__getitem__,
+                           help="Random weights need no download; their maps explain nothing learned. "
+                                "The sidebar's model with the other weights can be a row too.")
+others = [name for name in available_models() if state.zoo_model_key(name, weights) != model.key]
+if "compare.models" in st.session_state:  # after a change of weights, drop what is no longer offered
+    st.session_state["compare.models"] = [n for n in st.session_state["compare.models"] if n in others]
 extra_names = columns[1].multiselect(
     "More models (rows)", others, key="compare.models", max_selections=MAX_EXTRA_MODELS,
     help="The sidebar's model is the first row. Each model explains its own top class.")
-weights = columns[2].radio("Their weights", tuple(_WEIGHT_LABELS), key="compare.weights",
-                           format_func=_WEIGHT_LABELS.__getitem__,
-                           help="Random weights need no download; their maps explain nothing learned.")
 colormap = st.columns([1, 3])[0].selectbox("Colour map", list(render.COLORMAPS), key="compare.colormap")
 
 if not methods:
@@ -64,7 +47,7 @@ if not methods:
 
 rows: list[state.ModelChoice] = [model]
 for name in extra_names:
-    loaded_or_error = _extra_model(name, weights)
+    loaded_or_error = engine.zoo_choice(name, weights)
     if isinstance(loaded_or_error, CnnvizError):
         show_error(loaded_or_error, name)
         st.caption(f"Row {name} left out: choose random weights above, or the demo model 'shapes'.")

@@ -23,7 +23,8 @@ from cnnviz.explanation import Heatmap
 from cnnviz.faithfulness import Faithfulness, faithfulness
 from cnnviz.models import LoadedModel, load_model, load_model_file
 from cnnviz.prediction import Prediction, model_input
-from ui.state import ImageChoice, ModelChoice
+from cnnviz.zoo import get_spec
+from ui.state import ImageChoice, ModelChoice, failed_loads, zoo_model_key
 
 MODEL_CACHE_ENTRIES = 6  # zoo models kept loaded (MobileNetV2 ~ 30 MB in memory; VGG16 ~ 550 MB)
 USER_MODEL_CACHE_ENTRIES = 2
@@ -53,6 +54,26 @@ def load_zoo_model(name: str, weights: str | None) -> LoadedModel:
     loaded = load_model(name, weights=weights)
     _warm_up(loaded)
     return loaded
+
+
+def zoo_choice(name: str, weights: str) -> ModelChoice | CnnvizError:
+    """A zoo model with "imagenet" or "random" weights (the demo model has its own) ready for a page,
+    or the typed error saying why it cannot be loaded. A failed download is remembered for the
+    session (``ui.state.failed_loads``) and not retried on every rerun."""
+    spec = get_spec(name)
+    key = zoo_model_key(spec.name, weights)
+    failed = failed_loads()
+    if key in failed:
+        return failed[key]
+    try:
+        loaded = load_zoo_model(spec.name, None if weights == "random" and not spec.is_demo else "imagenet")
+    except CnnvizError as error:
+        if not spec.is_demo:  # a local file that failed may be fixed; a download is not retried
+            failed[key] = error
+        return error
+    which = "random" if weights == "random" else "imagenet"
+    label = f"{spec.name} (demo)" if spec.is_demo else f"{spec.name} ({which} weights)"
+    return ModelChoice(key=key, label=label, loaded=loaded)
 
 
 @st.cache_resource(show_spinner="Loading your model file...", max_entries=USER_MODEL_CACHE_ENTRIES)

@@ -20,7 +20,6 @@ IMAGE_UPLOAD_LIMIT_MB = 50  # per image; model files may use the server limit (.
 IMAGE_TYPES_SHOWN = "JPEG, PNG, WebP, BMP, GIF or TIFF"
 SAMPLE, UPLOAD = "sample", "upload"
 _SOURCE_LABELS = {SAMPLE: "Generated demo sample", UPLOAD: "Upload an image"}
-_WEIGHT_LABELS = {"imagenet": "ImageNet (pretrained)", "random": "Random (architecture only)"}
 _FIT_LABELS = {"crop": "Crop the centre (keeps proportions)", "stretch": "Stretch (keeps everything)"}
 _PREPROCESSING_LABELS = {
     "auto": "Automatic (none if the model starts with Rescaling, else 0..1)",
@@ -67,24 +66,14 @@ def _zoo_model() -> None:
         if st.session_state.get(state.WEIGHTS_KEY) not in state.WEIGHT_CHOICES:
             st.session_state[state.WEIGHTS_KEY] = "imagenet"
         weights = st.radio("Weights", state.WEIGHT_CHOICES, key=state.WEIGHTS_KEY,
-                           format_func=_WEIGHT_LABELS.__getitem__,
+                           format_func=state.WEIGHT_LABELS.__getitem__,
                            help="Random weights need no download: enough to study the architecture, "
                                 "but its predictions and heatmaps mean nothing.")
-    key = state.zoo_model_key(name, weights)
-    failed = state.failed_loads()
-    if key in failed:
-        state.set_model(None, failed[key])
-        return
-    try:
-        loaded = engine.load_zoo_model(spec.name, None if weights == "random" else "imagenet")
-    except CnnvizError as error:
-        if not spec.is_demo:  # a failed download is not retried on every rerun; a local file is
-            failed[key] = error
-        state.set_model(None, error)
-        return
-    label = (f"{spec.name} (demo)" if spec.is_demo
-             else f"{spec.name} ({_WEIGHT_LABELS[weights].split(' ')[0].lower()} weights)")
-    state.set_model(state.ModelChoice(key=key, label=label, loaded=loaded))
+    choice = engine.zoo_choice(spec.name, weights)
+    if isinstance(choice, CnnvizError):
+        state.set_model(None, choice)
+    else:
+        state.set_model(choice)
 
 
 def _own_model() -> None:

@@ -41,6 +41,7 @@ _ENTRY_RAN = "cnnviz.state.entry_script_ran"
 _ENTRY_RERUNS = "cnnviz.state.entry_script_reruns"
 
 WEIGHT_CHOICES = ("imagenet", "random")  # widget values; cnnviz calls random weights None
+WEIGHT_LABELS = {"imagenet": "ImageNet (pretrained)", "random": "Random (architecture only)"}
 FIT_CHOICES = ("crop", "stretch")
 DEFAULT_ZOO_MODEL = "MobileNetV2"  # preferred when its ImageNet weights are cached
 # Shown images: small ones are enlarged with visible pixels, big ones shrunk (fast to send).
