@@ -37,6 +37,8 @@ def test_heatmaps_page_shows_overlays_badges_and_runs_occlusion(page: AppTest) -
     assert not at.exception and not at.error, messages(at)
     assert len(_images(at)) == images_before + 1  # the occlusion overlay
     assert any("peak lies on the star" in c.value for c in at.caption), messages(at)
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Download all side by side (PNG)", "Download report (HTML)"} <= set(labels), labels
 
 
 def test_cam_on_another_layer_shows_a_typed_error_and_the_rest(page: AppTest) -> None:
