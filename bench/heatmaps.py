@@ -48,6 +48,7 @@ from cnnviz.faithfulness import (  # noqa: E402
 from cnnviz.graph import _nodes_in_order  # noqa: E402  (bench only: calibrating batch norm)
 from cnnviz.models import LoadedModel, load_model, preprocessing_function  # noqa: E402
 from cnnviz.shapes import TEST_SEED, generate_dataset, generate_sample  # noqa: E402
+from timing import interleaved_medians  # noqa: E402  (bench/timing.py)
 
 REPEATS = 15
 SLOW_REPEATS = 3
@@ -60,19 +61,6 @@ CALIBRATION_IMAGES = 16
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench" / "results" / "heatmaps.json"
 SECTION = "## Heatmaps"
-
-
-def medians(functions: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median seconds of each function, called in turn (interleaved) after one warm-up call each."""
-    for function in functions.values():
-        function()
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            started = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def calibrated_mobilenet() -> LoadedModel:
@@ -106,7 +94,7 @@ def calibrated_mobilenet() -> LoadedModel:
 # --- 1. speed against the model itself ------------------------------------------------------------
 def speed(loaded: LoadedModel, image: np.ndarray) -> dict[str, Any]:
     batch = image[None]
-    timing = medians({
+    timing = interleaved_medians({
         "forward": lambda: loaded.logits(batch).numpy(),
         "gradcam": lambda: explain(loaded, image, "gradcam"),
         "cam": lambda: explain(loaded, image, "cam"),
@@ -133,7 +121,7 @@ def speed(loaded: LoadedModel, image: np.ndarray) -> dict[str, Any]:
         for start in range(0, len(images), batch_size):
             loaded.logits(images[start:start + batch_size]).numpy()
 
-    slow = medians({
+    slow = interleaved_medians({
         "occlusion": lambda: explain(loaded, image, "occlusion"),
         "push_occlusion": lambda: push(occluded),
         "scorecam": lambda: explain(loaded, image, "scorecam", top_k=SCORECAM_TOP_K),
@@ -197,7 +185,7 @@ def versus_tf_keras_vis(loaded: LoadedModel, image: np.ndarray, repeats: int = R
             return explain(loaded, image, name, class_index=class_index, **ours_params.get(name, {}))
 
         count = SLOW_REPEATS if name == "scorecam" else repeats
-        timing = medians({"cnnviz": ours, "tf_keras_vis": theirs}, count)
+        timing = interleaved_medians({"cnnviz": ours, "tf_keras_vis": theirs}, count)
         mine = ours()
         row = {"cnnviz_ms": 1000 * timing["cnnviz"], "tf_keras_vis_ms": 1000 * timing["tf_keras_vis"],
                "speedup": timing["tf_keras_vis"] / timing["cnnviz"],

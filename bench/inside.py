@@ -31,26 +31,13 @@ from cnnviz.inside.access import activation_function, default_layer, spatial_lay
 from cnnviz.inside.maximize import DEFAULT_STEPS
 from cnnviz.models import load_model
 from cnnviz.render_inside import gallery, png
+from timing import interleaved_medians  # bench/timing.py
 
 REPEATS = 20
 MAX_STEPS_TIMED = 64
 GALLERY_DIR = ROOT / "docs" / "gallery"
 GALLERY_STEPS = DEFAULT_STEPS
 MOBILENET_GALLERY = ("block_3_expand_relu", (0, 5, 9, 17))
-
-
-def interleaved_medians(functions: dict[str, object], repeats: int = REPEATS) -> dict[str, float]:
-    """Median seconds of each function, calls interleaved so that load on the machine hits all alike."""
-    for function in functions.values():
-        function()
-        function()
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            started = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def feature_map_ratio() -> dict[str, float]:
@@ -65,6 +52,7 @@ def feature_map_ratio() -> dict[str, float]:
             "materialise": lambda: [entry.maps for entry in feature_maps(loaded, image, names).layers],
         },
         repeats=2 * REPEATS,
+        warm_ups=2,
     )
     return {
         "layers": len(names),
@@ -155,43 +143,29 @@ def _objective_captions(result) -> list[str]:
     ]
 
 
+def _class_captions(result) -> list[str]:
+    return [f"{label} p={p:.2f}" for label, p in zip(result.labels, result.probabilities)]
+
+
+def _save(name: str, result, captions: list[str], cell: int | None = None) -> None:
+    """docs/gallery/<name>.png: the result's images in rows of 4, each under its caption."""
+    sizing = {} if cell is None else {"cell": cell}
+    (GALLERY_DIR / f"{name}.png").write_bytes(png(gallery(list(result.images), captions, columns=4, **sizing)))
+
+
 def write_gallery(classes, channels) -> None:
     """docs/gallery/*.png: every demo class, channels, plain pixel ascent, diversity, MobileNetV2 plumbing."""
     GALLERY_DIR.mkdir(parents=True, exist_ok=True)
     demo = load_model("shapes")
-    (GALLERY_DIR / "shapes_classes.png").write_bytes(
-        png(
-            gallery(
-                list(classes.images),
-                [f"{label} p={p:.2f}" for label, p in zip(classes.labels, classes.probabilities)],
-                columns=4,
-            )
-        )
-    )
-    (GALLERY_DIR / "shapes_last_conv.png").write_bytes(
-        png(
-            gallery(
-                list(channels.images),
-                [
-                    f"channel {t}: {s:.2g} -> {f:.3g}"
-                    for t, s, f in zip(channels.targets, channels.start_objective, channels.final_objective)
-                ],
-                columns=4,
-            )
-        )
-    )
+    _save("shapes_classes", classes, _class_captions(classes))
+    _save("shapes_last_conv", channels, [
+        f"channel {t}: {s:.2g} -> {f:.3g}"
+        for t, s, f in zip(channels.targets, channels.start_objective, channels.final_objective)
+    ])
     pixel = maximize(
         demo, class_index=list(range(demo.num_classes)), steps=GALLERY_STEPS, method="pixel", seed=0
     )
-    (GALLERY_DIR / "shapes_classes_pixel.png").write_bytes(
-        png(
-            gallery(
-                list(pixel.images),
-                [f"{label} p={p:.2f}" for label, p in zip(pixel.labels, pixel.probabilities)],
-                columns=4,
-            )
-        )
-    )
+    _save("shapes_classes_pixel", pixel, _class_captions(pixel))
     varied = maximize(
         demo,
         class_index=["circle", "star"],
@@ -200,37 +174,15 @@ def write_gallery(classes, channels) -> None:
         seed=0,
         penalties=Penalties(diversity=2.0),
     )
-    (GALLERY_DIR / "shapes_diversity.png").write_bytes(
-        png(
-            gallery(
-                list(varied.images),
-                [f"{label} p={p:.2f}" for label, p in zip(varied.labels, varied.probabilities)],
-                columns=4,
-            )
-        )
-    )
+    _save("shapes_diversity", varied, _class_captions(varied))
     mobilenet = load_model("MobileNetV2", weights=None)
     layer, picked = MOBILENET_GALLERY
     random_weights = maximize(mobilenet, layer, channels=list(picked), steps=GALLERY_STEPS, seed=0)
-    (GALLERY_DIR / "mobilenetv2_random_weights.png").write_bytes(
-        png(
-            gallery(
-                list(random_weights.images),
-                [f"{layer} ch {t}" for t in random_weights.targets],
-                cell=224,
-                columns=4,
-            )
-        )
-    )
+    _save("mobilenetv2_random_weights", random_weights, [f"{layer} ch {t}" for t in random_weights.targets],
+          cell=224)
     print("MobileNetV2 (random weights) channels: " + ", ".join(_objective_captions(random_weights)))
-    print(
-        "pixel ascent classes: "
-        + ", ".join(f"{label} p={p:.2f}" for label, p in zip(pixel.labels, pixel.probabilities))
-    )
-    print(
-        "diversity: "
-        + ", ".join(f"{label} p={p:.2f}" for label, p in zip(varied.labels, varied.probabilities))
-    )
+    print("pixel ascent classes: " + ", ".join(_class_captions(pixel)))
+    print("diversity: " + ", ".join(_class_captions(varied)))
 
 
 def main() -> None:

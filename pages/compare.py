@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from cnnviz import render
@@ -17,6 +18,13 @@ from ui.errors import show_error, user_errors
 TOP = 5
 DEFAULT_METHODS = ["gradcam", "gradcam++", "saliency"]
 MAX_EXTRA_MODELS = 3
+
+
+def _grid(sections: list[ReportSection], colormap: str) -> np.ndarray:
+    """The grid as one picture, one row per model (drawn only when its download is clicked)."""
+    return render.stack_rows([
+        render.side_by_side(section.heatmaps, None, colormap, notes=[section.model_label] * len(section.heatmaps))
+        for section in sections])
 
 
 st.title("Compare methods and models")
@@ -63,7 +71,6 @@ if slow and not run_slow:
                "them to the grid.")
 
 sections: list[ReportSection] = []
-grid_rows = []
 header = st.columns(1 + len(methods))
 header[0].markdown("**image**")
 for column, name in zip(header[1:], methods):
@@ -93,20 +100,19 @@ for row in rows:
                     show_error(error, METHODS[name].title)
                 continue
             heatmaps.append(result)
-            scores.append(engine.faithfulness_of(row, image, result, fit=fit))
+            scores.append(engine.faithfulness_of(row, image, result))
             cell.image(render.heatmap_overlay(result, None, colormap), width="stretch",
                        caption=f"{result.seconds:.2f} s · deletion {scores[-1].deletion:.2f} · "
                                f"insertion {scores[-1].insertion:.2f}")
         if heatmaps:
             sections.append(ReportSection(row.label, top.predictions, heatmaps, scores))
-            grid_rows.append(render.side_by_side(heatmaps, None, colormap, notes=[row.label] * len(heatmaps)))
         if row.random_weights:
             st.caption(f":orange[{row.label} has random weights: its maps explain nothing learned.]")
 
 if sections:
     buttons = st.columns(2)
     with buttons[0]:
-        download_png("Download the grid (PNG)", lambda: render.stack_rows(grid_rows),
+        download_png("Download the grid (PNG)", lambda: _grid(sections, colormap),
                      file_name=f"compare-{image.sha256[:8]}.png", key="compare.download.grid")
     buttons[1].download_button(
         "Download report (HTML)", icon=":material/description:", on_click="ignore", mime="text/html",

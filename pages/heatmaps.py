@@ -146,8 +146,7 @@ for position, name in enumerate(shown, start=1):
                  caption=f"{result.title}: {result.label} ({100 * result.probability:.1f} %)"
                          + (f", layer {result.layer}" if result.layer else "") + f", {result.seconds:.2f} s")
         with user_errors(stop=False):
-            inputs = _inputs(name)
-            scores[name] = engine.faithfulness_of(model, image, result, inputs["layer"], fit, inputs["params"])
+            scores[name] = engine.faithfulness_of(model, image, result)
             st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")
             st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
         download_png("Download (PNG)",

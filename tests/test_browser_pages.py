@@ -73,6 +73,10 @@ def compare(page: Page, run: bool) -> None:
         report = Path(download_info.value.path()).read_text(encoding="utf-8")
         assert report.startswith("<!DOCTYPE html>") and report.count("data:image/png;base64,") == 5
         download_info.value.save_as(ARTIFACTS / "compare-report.html")
+        with page.expect_download() as download_info:
+            main.get_by_role("button", name="Download the grid (PNG)").click()
+        grid = Image.open(download_info.value.path())
+        assert grid.format == "PNG" and grid.width >= 4 * 224  # the image and three maps in a row
 
 
 def feature_maps(page: Page, run: bool) -> None:

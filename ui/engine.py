@@ -129,13 +129,15 @@ def explain(model: ModelChoice, image: ImageChoice, method: str, class_index: in
 
 
 @st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
-def _faithfulness(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
-                  params: Params, _loaded: LoadedModel, _heatmap: Heatmap) -> Faithfulness:
+def _faithfulness(model_key: str, image_sha256: str, method: str, class_index: int, layer: str,
+                  box: tuple[int, int, int, int], params: Params, _loaded: LoadedModel,
+                  _heatmap: Heatmap) -> Faithfulness:
     return faithfulness(_loaded, _heatmap, steps=BADGE_STEPS)
 
 
-def faithfulness_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap, layer: str = "",
-                    fit: str = "crop", params: Params = ()) -> Faithfulness:
-    """Deletion, insertion and confidence drop of a heatmap made by :func:`explain` with these inputs."""
-    return _faithfulness(model.key, image.sha256, heatmap.method, heatmap.class_index, layer, fit, params,
-                         model.loaded, heatmap)
+def faithfulness_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap) -> Faithfulness:
+    """Deletion, insertion and confidence drop of a heatmap, computed once per heatmap: keyed on the
+    model, the image and what the heatmap records of itself (method, class, layer, settings, and the
+    region of the image the model saw, which the crop or stretch fit decides)."""
+    return _faithfulness(model.key, image.sha256, heatmap.method, heatmap.class_index, heatmap.layer or "",
+                         heatmap.box, tuple(sorted(heatmap.params.items())), model.loaded, heatmap)
