@@ -10,6 +10,7 @@ import numpy as np
 from cnnviz.errors import ParameterError
 from cnnviz.images import prepare_image
 from cnnviz.models import LoadedModel
+from cnnviz.progress import ProgressCallback, report
 
 DEFAULT_TOP = 5
 DEFAULT_BATCH_SIZE = 32
@@ -45,14 +46,21 @@ def _check_top(loaded_model: LoadedModel, top: int) -> int:
 
 
 def class_probabilities(loaded_model: LoadedModel, images: Sequence[np.ndarray] | np.ndarray,
-                        fit: str = "crop", batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """Softmax probabilities (N, classes) for RGB uint8 images of any size, in batches."""
+                        fit: str = "crop", batch_size: int = DEFAULT_BATCH_SIZE,
+                        progress: ProgressCallback | None = None) -> np.ndarray:
+    """Softmax probabilities (N, classes) for RGB uint8 images of any size, in batches.
+
+    The model's lock is held per batch (other sessions sharing the model run in between), and
+    ``progress`` hears after each batch.
+    """
     if batch_size < 1:
         raise ParameterError(f"batch_size must be at least 1, not {batch_size}.")
     batch = np.stack([model_input(loaded_model, image, fit) for image in images])
-    with loaded_model.lock:
-        parts = [loaded_model.probabilities(batch[i:i + batch_size])
-                 for i in range(0, len(batch), batch_size)]
+    parts = []
+    for start in range(0, len(batch), batch_size):
+        with loaded_model.lock:
+            parts.append(loaded_model.probabilities(batch[start:start + batch_size]))
+        report(progress, min(start + batch_size, len(batch)), len(batch))
     return np.concatenate(parts) if parts else np.zeros((0, loaded_model.num_classes), np.float32)
 
 

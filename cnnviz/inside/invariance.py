@@ -17,8 +17,8 @@ import numpy as np
 
 from cnnviz.errors import ParameterError
 from cnnviz.models import LoadedModel
-from cnnviz.prediction import DEFAULT_BATCH_SIZE, model_input
-from cnnviz.progress import ProgressCallback, report
+from cnnviz.prediction import DEFAULT_BATCH_SIZE, class_probabilities, model_input
+from cnnviz.progress import ProgressCallback
 
 #: transform -> (unit shown to users, default values)
 TRANSFORMS: dict[str, tuple[str, np.ndarray]] = {
@@ -99,16 +99,9 @@ def invariance_probe(
     """Classify the image shifted, rotated or scaled over ``values`` and follow one class's probability."""
     started = time.perf_counter()
     amounts = _check_values(transform, values)
-    if batch_size < 1:
-        raise ParameterError(f"batch_size must be at least 1, not {batch_size}.")
     pixels = model_input(loaded_model, image, fit)
     versions = np.stack([transform_image(pixels, transform, float(v), fill) for v in amounts])
-    parts = []
-    for start in range(0, len(versions), batch_size):
-        with loaded_model.lock:
-            parts.append(loaded_model.probabilities(versions[start : start + batch_size]))
-        report(progress, min(start + batch_size, len(versions)), len(versions))
-    probabilities = np.concatenate(parts)
+    probabilities = class_probabilities(loaded_model, versions, fit, batch_size, progress)
     if class_index is None:
         with loaded_model.lock:
             target = int(np.argmax(loaded_model.probabilities(pixels[None])[0]))
