@@ -29,7 +29,7 @@ from cnnviz.methods import (
     scorecam,
     smoothgrad,
 )
-from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, softmax, upsample
+from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, batches, softmax, upsample
 from cnnviz.models import LoadedModel
 from cnnviz.prediction import model_input
 from cnnviz.progress import ProgressCallback
@@ -155,9 +155,8 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
     pixels = np.stack([model_input(loaded_model, image, fit) for image in originals])
     chunk = len(pixels) if chosen.progress else params.get("batch_size", DEFAULT_BATCH_SIZE)
     raws, fulls, resolved, logits = [], [], [], []
-    for start in range(0, len(pixels), chunk):
-        request = Request(loaded_model, pixels[start:start + chunk], classes[start:start + chunk], layer,
-                          params, progress)
+    for part in batches(len(pixels), chunk):
+        request = Request(loaded_model, pixels[part], classes[part], layer, params, progress)
         maps = chosen.compute(request)
         raws.extend(maps.raw)
         fulls.append(maps.full if maps.full is not None else upsample(maps.raw, loaded_model.input_size))
