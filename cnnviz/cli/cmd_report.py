@@ -10,19 +10,15 @@ DEFAULT_METHODS = ("gradcam", "gradcam++", "scorecam")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from cnnviz.cli.common import add_model_arguments
+
     parser = subparsers.add_parser(
         "report", help="one self-contained HTML report: predictions and heatmaps of several models",
         description="Predict the image with each model and explain its top class with each method; "
                     "write one HTML file with every picture inside (open it in a browser, print it "
                     "to PDF from there).")
     parser.add_argument("image", metavar="IMAGE", help="image file")
-    parser.add_argument("--model", action="append", metavar="NAME",
-                        help="zoo model name or a .keras/.h5 file; repeat for several (default: shapes)")
-    parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
-                        help="'none' builds ImageNet architectures with random weights (no download)")
-    parser.add_argument("--labels", help="labels file for a model file: one label per line or JSON")
-    parser.add_argument("--fit", choices=("crop", "stretch"), default="crop",
-                        help="how the image is resized to the model input (default: centre crop)")
+    add_model_arguments(parser, several=True)
     parser.add_argument("--method", action="append", metavar="METHOD",
                         help=f"one of {', '.join(METHOD_NAMES)}; repeat for several "
                              f"(default: {', '.join(DEFAULT_METHODS)})")
@@ -36,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnviz.cli.common import load_model_from_args, print_json, read_image, terminal_progress
+    from cnnviz.cli.common import DEFAULT_MODEL, load_model_from_args, print_json, read_image, terminal_progress
     from cnnviz.errors import ParameterError
     from cnnviz.explanation import get_method
     from cnnviz.progress import ProgressCallback
@@ -49,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"The folder of --out {args.out} does not exist: create it first.")
     image = read_image(args.image)
     models = [load_model_from_args(argparse.Namespace(**{**vars(args), "model": name}))
-              for name in (args.model or ["shapes"])]
+              for name in (args.model or [DEFAULT_MODEL])]
     sections = []
     for loaded in models:
         def bar(name: str, model_name: str = loaded.name) -> ProgressCallback:

@@ -12,11 +12,19 @@ from typing import Any
 import numpy as np
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model NAME (or a .keras/.h5 file), --weights, --labels, --fit."""
-    parser.add_argument("--model", default="shapes",
-                        help="zoo model name (see `python -m cnnviz models`) or a .keras/.h5 file "
-                             "(default: the bundled demo model 'shapes')")
+DEFAULT_MODEL = "shapes"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """--model NAME (or a .keras/.h5 file; repeatable with ``several``: a list, None when not
+    given), --weights, --labels, --fit."""
+    model_help = ("zoo model name (see `python -m cnnviz models`) or a .keras/.h5 file "
+                  f"(default: the bundled demo model '{DEFAULT_MODEL}')")
+    if several:
+        parser.add_argument("--model", action="append", metavar="NAME",
+                            help=model_help + "; repeat for several")
+    else:
+        parser.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
                         help="'none' builds the architecture with random weights (no download)")
     parser.add_argument("--labels", help="labels file for a model file: one label per line or JSON")
