@@ -191,6 +191,7 @@ class _Plan:
     method: str
     transforms: bool
     group: int  # images per target (diversity compares images inside a group)
+    batch: int  # images optimised together: a static shape let TensorFlow optimise the graph better
     height: int
     width: int
     border: int
@@ -241,25 +242,40 @@ def _penalties(plan: _Plan, images: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return total
 
 
-def _render(plan: _Plan, variable: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+def _render(plan: _Plan, variable: tf.Tensor) -> tf.Tensor:
     if plan.method == "fourier":
-        return param.fourier_image(variable, scale, plan.height, plan.width)
+        return param.fourier_image(variable, plan.height, plan.width)
     return tf.sigmoid(variable)
+
+
+@tf.function(jit_compile=True)
+def _adam_update(
+    variable: tf.Tensor, m: tf.Tensor, v: tf.Tensor, gradient: tf.Tensor, t: tf.Tensor, learning_rate: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One Adam step (Kingma & Ba 2015) at step ``t`` (from 0): new variable, first and second moments.
+
+    Compiled by XLA into one loop over the elements instead of a dozen separate TensorFlow ops.
+    """
+    beta1, beta2 = ADAM_BETAS
+    m = beta1 * m + (1 - beta1) * gradient
+    v = beta2 * v + (1 - beta2) * tf.square(gradient)
+    t1 = tf.cast(t + 1, tf.float32)
+    m_hat = m / (1 - tf.pow(beta1, t1))
+    v_hat = v / (1 - tf.pow(beta2, t1))
+    return variable - learning_rate * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON), m, v
 
 
 def _build_step(loaded_model: LoadedModel, plan: _Plan) -> Any:
     """The compiled optimisation step, rendering and evaluation (traced once per plan)."""
     read = ([plan.layer] if plan.layer else []) + ([plan.diversity_layer] if plan.diversity_layer else [])
     forward = activation_function(loaded_model, read)
-    scale = tf.constant(param.spectrum_scale(plan.height, plan.width))
     side = min(plan.height, plan.width)
     jitter = param.JITTER_FRACTION * side
-    beta1, beta2 = ADAM_BETAS
 
     def loss_and_objective(
         variable: tf.Tensor, onehot: tf.Tensor, weights: tf.Tensor, seed: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        images = _render(plan, variable, scale)
+        images = _render(plan, variable)
         seen = images
         if plan.transforms:
             matrices = param.random_transforms(
@@ -284,21 +300,15 @@ def _build_step(loaded_model: LoadedModel, plan: _Plan) -> Any:
             tape.watch(variable)
             loss, objective = loss_and_objective(variable, onehot, weights, seed)
         gradient = tape.gradient(loss, variable)
-        m = beta1 * m + (1 - beta1) * gradient
-        v = beta2 * v + (1 - beta2) * tf.square(gradient)
-        t1 = tf.cast(t + 1, tf.float32)
-        m_hat = m / (1 - tf.pow(beta1, t1))
-        v_hat = v / (1 - tf.pow(beta2, t1))
-        variable = variable - learning_rate * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON)
-        return variable, m, v, objective
+        return (*_adam_update(variable, m, v, gradient, t, learning_rate), objective)
 
     def compiled_step(variable, m, v, t, onehot, weights, learning_rate, seed):  # type: ignore[no-untyped-def]
         return step(variable, m, v, t, onehot, weights, learning_rate, tf.stack([seed, t]))
 
     shape = (
-        [None, 2, 3, *param.spectrum_frequencies(plan.height, plan.width).shape]
+        [plan.batch, *param.spectrum_shape(plan.height, plan.width)]
         if plan.method == "fourier"
-        else [None, plan.height, plan.width, 3]
+        else [plan.batch, plan.height, plan.width, 3]
     )
     state = tf.TensorSpec(shape, tf.float32)
     signature = [
@@ -306,18 +316,20 @@ def _build_step(loaded_model: LoadedModel, plan: _Plan) -> Any:
         state,
         state,
         tf.TensorSpec([], tf.int64),
-        tf.TensorSpec([None, None], tf.float32),
+        tf.TensorSpec([plan.batch, None], tf.float32),
         tf.TensorSpec([5], tf.float32),
         tf.TensorSpec([], tf.float32),
         tf.TensorSpec([], tf.int64),
     ]
     # One compiled call per step: measured here, a tf.while_loop of steps ran about 25 % slower
-    # than the same steps called one by one (the loop body is optimised less well).
-    compiled = tf.function(compiled_step, input_signature=signature)
+    # than the same steps called one by one (the loop body is optimised less well). Calling the
+    # concrete function skips tf.function's argument matching: 0.5 ms less a step for 8 arguments;
+    # the static batch size saved another 0.3 to 0.6 ms a step on the demo model.
+    compiled = tf.function(compiled_step, input_signature=signature).get_concrete_function()
 
     @tf.function(input_signature=[state])
     def render(variable: tf.Tensor) -> tf.Tensor:
-        return _render(plan, variable, scale)
+        return _render(plan, variable)
 
     measure = activation_function(loaded_model, [plan.report_layer] if plan.report_layer else [])
 
@@ -405,6 +417,7 @@ def maximize(
         method,
         transforms,  # type: ignore[arg-type]
         images_per_target,
+        len(targets),
         height,
         width,
         border,
