@@ -5,10 +5,12 @@ measured in one process, on this machine; nothing here gates the tests.
 
 1. Feature maps of every spatial layer of MobileNetV2 (one multi-output pass) against one forward
    pass of the same model on the same image.
-2. Activation-maximisation steps per second (Fourier parametrisation, colour decorrelation, random
+2. What a step adds to the model's pass, forward and backward: the random warp and the Fourier
+   parametrisation, each against the plain TensorFlow way of computing it.
+3. Activation-maximisation steps per second (Fourier parametrisation, colour decorrelation, random
    transforms, Adam) against plain forward-plus-backward passes of the same batch, on the demo model
    and on MobileNetV2.
-3. On the demo model: each class's image and its probability; activation gains of channels.
+4. On the demo model: each class's image and its probability; activation gains of channels.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.inside import Penalties, feature_maps, maximize
+from cnnviz.inside import parametrization as param
 from cnnviz.inside.access import activation_function, default_layer, spatial_layers
 from cnnviz.inside.maximize import DEFAULT_STEPS
 from cnnviz.models import load_model
@@ -92,10 +95,15 @@ def forward_backward_step(loaded, layer: str | None, targets: list[int], kind: s
     return lambda: step(pixels).numpy()
 
 
-ROUNDS = 5
+ROUNDS = 9
 
 
 def speed_table() -> list[dict[str, object]]:
+    """Maximisation steps against plain forward+backward passes, alternating rounds of 64 steps each.
+
+    The ratio of each round is taken from the two runs next to each other; the table gives the median
+    of those ratios and their range, which shows how much a shared machine moved meanwhile.
+    """
     rows = []
     demo = load_model("shapes")
     mobilenet = load_model("MobileNetV2", weights=None)
@@ -124,8 +132,66 @@ def speed_table() -> list[dict[str, object]]:
             baselines.append(MAX_STEPS_TIMED / (time.perf_counter() - started))
             result = maximize(loaded, layer, steps=MAX_STEPS_TIMED, **kwargs)
             rates.append(MAX_STEPS_TIMED / result.params["optimising_seconds"])
-        baseline, rate = float(np.median(baselines)), float(np.median(rates))
-        rows.append({"case": label, "fwd_bwd_per_s": baseline, "steps_per_s": rate, "ratio": rate / baseline})
+        ratios = np.array(rates) / np.array(baselines)
+        rows.append({
+            "case": label,
+            "fwd_bwd_per_s": float(np.median(baselines)),
+            "steps_per_s": float(np.median(rates)),
+            "ratio": float(np.median(ratios)),
+            "ratio_range": (float(ratios.min()), float(ratios.max())),
+        })
+    return rows
+
+
+def _gradient_function(render, argument: tf.Tensor, upstream: tf.Tensor):
+    """A compiled forward and backward pass of ``render`` alone (gradient w.r.t. its argument)."""
+
+    @tf.function
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(render(x) * upstream)
+        return tape.gradient(loss, x)
+
+    return lambda: forward_backward(argument).numpy()
+
+
+def component_table(batch: int = 8) -> list[dict[str, object]]:
+    """Forward+backward milliseconds of the two costs a step adds to the model's pass, ours against
+    the plain TensorFlow way, for 8 images of the demo's 64x64 and of MobileNetV2's 224x224."""
+    rows = []
+    for side in (64, 224):
+        upstream = tf.random.stateless_normal((batch, side, side, 3), [0, 1])
+        images = tf.random.stateless_uniform((batch, side, side, 3), [2, 3])
+        spectrum = tf.constant(param.initial_spectrum(np.random.default_rng(0), batch, side, side))
+        matrices = param.random_transforms(
+            tf.constant([4, 5], tf.int64), batch, side, side, param.JITTER_FRACTION * side,
+            param.SCALE_RANGE, param.ROTATION_DEGREES,
+        )
+
+        def projective_transform(x, m=matrices, s=side):
+            return tf.raw_ops.ImageProjectiveTransformV3(
+                images=x, transforms=m, output_shape=[s, s], fill_value=param.FILL_VALUE,
+                interpolation="BILINEAR", fill_mode="CONSTANT",
+            )
+
+        times = interleaved_medians(
+            {
+                "warp, ImageProjectiveTransformV3": _gradient_function(projective_transform, images, upstream),
+                "warp, cnnviz (XLA gathers)": _gradient_function(
+                    lambda x, m=matrices: param.apply_transforms(x, m), images, upstream
+                ),
+                "Fourier image, plain TensorFlow": _gradient_function(
+                    lambda s, n=side: param.plain_fourier_image(s, n, n), spectrum, upstream
+                ),
+                "Fourier image, cnnviz (fused)": _gradient_function(
+                    lambda s, n=side: param.fourier_image(s, n, n), spectrum, upstream
+                ),
+            },
+            repeats=4 * REPEATS,
+            warm_ups=2,
+        )
+        rows += [{"side": side, "what": name, "ms": 1000 * seconds} for name, seconds in times.items()]
     return rows
 
 
@@ -197,10 +263,13 @@ def main() -> None:
         f"-> {features['ratio']:.2f}x; reading every layer's maps "
         f"too: {features['materialise_ms']:.1f} ms -> {features['materialise_ratio']:.2f}x"
     )
+    for row in component_table():
+        print(f"{row['side']}x{row['side']}, 8 images, forward+backward of the {row['what']}: {row['ms']:.2f} ms")
     for row in speed_table():
+        low, high = row["ratio_range"]
         print(
             f"{row['case']}: {row['steps_per_s']:.1f} maximisation steps/s vs {row['fwd_bwd_per_s']:.1f} "
-            f"plain forward+backward/s -> {row['ratio']:.2f}x"
+            f"plain forward+backward/s -> {row['ratio']:.2f}x (rounds {low:.2f} to {high:.2f})"
         )
     classes, channels = demo_quality()
     print(f"demo classes after {classes.steps} steps ({classes.seconds:.1f} s):")

@@ -163,6 +163,16 @@ def fourier_image(spectrum: tf.Tensor, height: int, width: int) -> tf.Tensor:
     return render(spectrum)
 
 
+def plain_fourier_image(spectrum: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """What :func:`fourier_image` computes, written plainly and left to TensorFlow to differentiate:
+    the reference the fused version is tested and measured against."""
+    scale = spectrum_scale(height, width) * SPECTRUM_OUTPUT_SCALE
+    spectrum = tf.complex(spectrum[..., 0], spectrum[..., 1]) * scale
+    planes = tf.signal.irfft2d(spectrum, fft_length=[height, width])
+    pixels = tf.transpose(planes, [0, 2, 3, 1])
+    return tf.sigmoid(tf.tensordot(pixels, tf.constant(_COLOR_MATRIX), axes=[[3], [0]]))
+
+
 def random_transforms(
     seed: tf.Tensor,
     batch: tf.Tensor,
