@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from inside_helpers import wrap
 
 from cnnviz.errors import LayerNotSpatialError, ParameterError, UnknownLayerError
 from cnnviz.graph import activations_and_logits, spatial_layer_names
@@ -46,6 +48,70 @@ def test_layers_in_one_pass_equal_each_layers_own_output(name, count):
             err_msg=entry.layer,
         )
     np.testing.assert_allclose(result.probabilities, class_probabilities(loaded, [image])[0], atol=1e-5)
+
+
+def _nested_mobilenet() -> tuple[keras.Model, keras.Model]:
+    """A MobileNetV2 base inside an outer model with a head, batch-norm statistics drawn at random
+    (fresh ones are an identity, which would hide a wrong scale or shift)."""
+    rng = np.random.default_rng(2)
+    base = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), include_top=False)
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, channels),  # gamma
+                rng.normal(0, 0.3, channels),  # beta
+                rng.normal(0, 0.3, channels),  # moving mean
+                rng.uniform(0.5, 2.0, channels),  # moving variance
+            ])
+    inputs = keras.Input((96, 96, 3))
+    x = keras.layers.GlobalAveragePooling2D()(base(inputs))
+    return base, keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Dropout(0.2)(x)))
+
+
+def test_feature_maps_of_a_nested_model_equal_each_inner_layers_own_output():
+    base, outer = _nested_mobilenet()
+    loaded = wrap(outer, "nested", preprocess=lambda pixels: pixels / 127.5 - 1)
+    image = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    result = feature_maps(loaded, image)  # every spatial layer, all of them inside the base
+    inner = [name.split("/", 1)[1] for name in result.layer_names]
+    assert result.layer_names == tuple(f"{base.name}/{name}" for name in inner) and len(inner) > 100
+    assert any(entry.steps for entry in result.layers)  # batch norm and ReLU6 recomputed in NumPy
+    probe = keras.Model(base.inputs, [base.get_layer(name).output for name in inner])
+    pixels = image[None].astype(np.float32) / 127.5 - 1
+    for entry, expected in zip(result.layers, probe([pixels])):
+        expected = np.asarray(expected)[0]
+        np.testing.assert_allclose(
+            entry.maps,
+            expected,
+            rtol=1e-4,
+            atol=1e-5 * float(np.abs(expected).max() + 1),
+            err_msg=entry.layer,
+        )
+    expected_probabilities = tf.nn.softmax(outer(pixels, training=False))[0]
+    np.testing.assert_allclose(result.probabilities, expected_probabilities, atol=1e-5)
+
+
+def test_channel_statistics_equal_numpys_on_the_maps(demo, dataset):
+    images, _, _ = dataset
+    names = ["fine_conv", "fine_bn", "fine_relu"]  # batch norm and ReLU derived from the convolution
+    result = feature_maps(demo, images[5], names)
+    pixels = demo.preprocess(tf.constant(images[5][None], tf.float32))
+    reference, _ = activations_and_logits(demo, names)(pixels)
+    for name, expected in zip(names, reference):
+        maps = result[name]
+        expected = np.asarray(expected, np.float64)[0].reshape(-1, maps.channels)  # (positions, channels)
+        tolerance = {"rtol": 1e-4, "atol": 1e-5 * (np.abs(expected).max() + 1), "err_msg": name}
+        np.testing.assert_allclose(maps.mean, expected.mean(axis=0), **tolerance)
+        np.testing.assert_allclose(maps.max, expected.max(axis=0), **tolerance)
+        np.testing.assert_allclose(maps.min, expected.min(axis=0), **tolerance)
+        np.testing.assert_allclose(maps.std, expected.std(axis=0), **tolerance)
+        assert maps.std.shape == maps.min.shape == (maps.channels,)
+        active = (expected > 0).mean(axis=0)
+        # a value within rounding of zero may fall either side: allow one position per channel
+        np.testing.assert_allclose(maps.active, active, atol=1.5 / expected.shape[0], err_msg=name)
+    assert result["fine_relu"].min.min() >= 0 and result["fine_conv"].min.min() < 0
+    assert np.all(result["fine_relu"].std <= result["fine_bn"].std * 1.0001)  # ReLU only shrinks spread
 
 
 def test_channels_are_sorted_paged_and_described(demo, dataset):
