@@ -22,6 +22,7 @@ from cnnviz.inside import (
     layers,
     measured_catalog,
 )
+from cnnviz.inside.catalog import PUBLISHED_BATCH_SIZE
 from cnnviz.inside.invariance import FILLS
 from cnnviz.models import LoadedModel
 from cnnviz.zoo import imagenet_models
@@ -46,8 +47,14 @@ RANGES = {
     "scale": (0.3, 2.0, 0.05),
 }
 STRIP_IMAGES = 7
-MEASURED = "measured ms per image"
-PUBLISHED_CPU = "published CPU ms (batch 32 step)"
+NO_IMAGE = "Choose an image in the sidebar (a generated sample or your own) to {}."
+MEASURED = "measured here, ms per image"
+PUBLISHED_CPU = f"published CPU ms per batch-{PUBLISHED_BATCH_SIZE} step"
+PUBLISHED_GPU = f"published GPU ms per batch-{PUBLISHED_BATCH_SIZE} step"
+PUBLISHED_CPU_PER_IMAGE = f"published CPU ms per image (step / {PUBLISHED_BATCH_SIZE})"
+PARAMETERS_AXIS = "parameters (millions, log scale)"
+LATENCY_AXIS = "CPU milliseconds per image (log scale)"
+PUBLISHED_SERIES = f"published: batch-{PUBLISHED_BATCH_SIZE} step / {PUBLISHED_BATCH_SIZE}, 92-core EPYC"
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Measuring forward passes...")
@@ -88,6 +95,11 @@ def _probe(
     )
 
 
+def _per_axis(pair: tuple[float, float], separator: str) -> str:
+    """One number when rows and columns agree (square models), else both: '2x1', '0.5, 1.5'."""
+    return f"{pair[0]:g}" if pair[0] == pair[1] else f"{pair[0]:g}{separator}{pair[1]:g}"
+
+
 def _layer_frame(loaded: LoadedModel) -> pd.DataFrame:
     rows = []
     for row in layers(loaded):
@@ -101,8 +113,8 @@ def _layer_frame(loaded: LoadedModel) -> pd.DataFrame:
                 "receptive field": None
                 if g is None
                 else ("whole image" if g.whole_image else f"{g.size[0]:g}x{g.size[1]:g}"),
-                "jump": None if g is None else f"{g.jump[0]:g}",
-                "start": None if g is None else f"{g.start[0]:g}",
+                "jump": None if g is None else _per_axis(g.jump, "x"),
+                "start": None if g is None else _per_axis(g.start, ", "),
                 "MFLOPs": round(row.flops / 1e6, 3),
             }
         )
@@ -122,16 +134,23 @@ def _catalog_frame() -> pd.DataFrame:
                 "parameters M": e.params_m,
                 "depth": e.depth,
                 PUBLISHED_CPU: e.published_cpu_ms,
-                "published GPU ms": e.published_gpu_ms,
+                PUBLISHED_GPU: e.published_gpu_ms,
+                PUBLISHED_CPU_PER_IMAGE: None
+                if e.published_cpu_ms is None
+                else e.published_cpu_ms / PUBLISHED_BATCH_SIZE,
             }
             for e in catalog()
         ]
     )
 
 
-def _scatter(frame: pd.DataFrame, x: str, title: str, x_title: str | None = None) -> go.Figure:
-    """Top-1 accuracy against ``x`` (log axis), one colour per family, names on hover."""
+def _scatter(
+    frame: pd.DataFrame, x: str, title: str, x_title: str, unit: str, measured_name: str | None = None
+) -> go.Figure:
+    """Top-1 accuracy against ``x`` (log axis), one colour per family, names on hover; with
+    ``measured_name``, the latency measured here (column MEASURED) as black crosses on the same axis."""
     shown = frame.dropna(subset=[x, "top-1 %"])
+    source = {"legendgroup": "published", "legendgrouptitle_text": PUBLISHED_SERIES} if measured_name else {}
     figure = go.Figure()
     for family, group in shown.groupby("family"):
         figure.add_scatter(
@@ -140,22 +159,25 @@ def _scatter(frame: pd.DataFrame, x: str, title: str, x_title: str | None = None
             mode="markers",
             name=family,
             text=group["model"],
-            hovertemplate="%{text}: %{y} %, %{x}<extra></extra>",
+            hovertemplate=f"%{{text}}: %{{y}} %, %{{x:.3g}} {unit}<extra></extra>",
+            **source,
         )
-    if MEASURED in frame and x != MEASURED:
+    if measured_name and MEASURED in frame:
         measured = frame.dropna(subset=[MEASURED, "top-1 %"])
         figure.add_scatter(
             x=measured[MEASURED],
             y=measured["top-1 %"],
             mode="markers+text",
-            name="measured here",
+            name=measured_name,
+            legendgroup="measured",
+            legendgrouptitle_text="measured here",
             text=measured["model"],
             textposition="top center",
             marker={"symbol": "x", "size": 10, "color": "black"},
-            hovertemplate="%{text}: %{y} %, %{x:.1f} ms per image here<extra></extra>",
+            hovertemplate=f"%{{text}}: %{{y}} %, %{{x:.3g}} {unit} measured here<extra></extra>",
         )
     figure.update_layout(
-        xaxis={"title": x_title or x, "type": "log"},
+        xaxis={"title": x_title, "type": "log"},
         yaxis_title="ImageNet top-1 %",
         title=title,
         height=420,
@@ -164,12 +186,16 @@ def _scatter(frame: pd.DataFrame, x: str, title: str, x_title: str | None = None
     return figure
 
 
-def _scatter_png(frame: pd.DataFrame, x: str) -> Figure:
+def _scatter_png(frame: pd.DataFrame, x: str, x_title: str, measured_name: str | None = None) -> Figure:
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     shown = frame.dropna(subset=[x, "top-1 %"])
-    for family, group in shown.groupby("family"):
-        axes.scatter(group[x], group["top-1 %"], label=family, s=18)
+    series = [(family, group, {"s": 18}) for family, group in shown.groupby("family")]
+    if measured_name and MEASURED in frame:
+        measured = frame.dropna(subset=[MEASURED, "top-1 %"]).rename(columns={MEASURED: x})
+        series.append((measured_name, measured, {"s": 40, "marker": "x", "color": "black"}))
+    for label, group, style in series:
+        axes.scatter(group[x], group["top-1 %"], label=label, **style)
         for _, item in group.iterrows():
             axes.annotate(
                 item["model"],
@@ -179,9 +205,9 @@ def _scatter_png(frame: pd.DataFrame, x: str) -> Figure:
                 textcoords="offset points",
             )
     axes.set_xscale("log")
-    axes.set_xlabel(x)
+    axes.set_xlabel(x_title)
     axes.set_ylabel("ImageNet top-1 %")
-    axes.legend(fontsize=6)
+    axes.legend(fontsize=6, title=PUBLISHED_SERIES if measured_name else None, title_fontsize=6)
     return figure
 
 
@@ -189,106 +215,9 @@ def _matrix(values: np.ndarray, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(np.round(values, digits))
 
 
-st.title("Architecture")
-st.caption("How the network is built, how fast it is, and what one convolution actually computes.")
-
-model = state.require_model()
-loaded = model.loaded
-table_tab, catalog_tab, convolution_tab, invariance_tab = st.tabs(
-    ["Layer table", "Model catalog", "How a convolution works", "Invariance probe"]
-)
-
-with table_tab:
-    with user_errors():
-        table = layers(loaded)
-    columns = st.columns(4)
-    columns[0].metric("Layers", f"{len(table)}")
-    columns[1].metric("Parameters", f"{table.total_params:,}")
-    columns[2].metric("Multiply-adds per image", f"{table.total_macs / 1e6:,.1f} M")
-    height, width = table.input_size
-    spatial = [row for row in table if row.geometry is not None]
-    widest = spatial[-1].geometry if spatial else None
-    columns[3].metric(
-        "Receptive field of the last spatial layer", "-" if widest is None else f"{widest.size[0]:g} px"
-    )
-    frame = _layer_frame(loaded)
-    st.dataframe(frame, hide_index=True, height=420)
-    st.download_button(
-        "Download the table (CSV)",
-        frame.to_csv(index=False).encode(),
-        key="architecture.csv",
-        file_name=f"layers-{loaded.name}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
-    st.caption(
-        f"Input {height}x{width}. Receptive field: how many input pixels one unit of the layer can "
-        "see; jump: input pixels between neighbouring units; start: centre of the first unit's "
-        "field (negative when padding adds pixels outside the image). FLOPs: 2 per multiply-add "
-        "plus the elementwise work, an estimate."
-    )
-
-with catalog_tab:
-    frame = _catalog_frame()
-    names = [spec.name for spec in imagenet_models()]
-    chosen = st.multiselect(
-        "Measure the latency here (random weights, nothing downloaded)",
-        names,
-        default=[n for n in DEFAULT_MEASURED if n in names],
-        key="catalog.models",
-        max_selections=6,
-    )
-    batch = st.select_slider("Batch size", [1, 8, 32], value=1, key="catalog.batch")
-    if chosen and progress.requested("catalog", (tuple(chosen), batch), label="Measure"):
-        with user_errors(), progress.progress_bar("Building and timing", key="catalog") as bar:
-            measured = _measured(tuple(chosen), int(batch), _progress=bar)
-        frame = frame.merge(measured, on="model", how="left")
-    st.dataframe(frame, hide_index=True, height=360)
-    st.caption(
-        "Published figures: the Keras applications table (CPU ms for one step of a batch of 32 on "
-        "a 92-core AMD EPYC). Measured here: median of compiled forward passes, per image."
-    )
-    columns = st.columns(2)
-    columns[0].plotly_chart(
-        _scatter(frame, "parameters M", "Accuracy against size"),
-        key="catalog.params",
-        config={"displayModeBar": False},
-    )
-    columns[1].plotly_chart(
-        _scatter(
-            frame,
-            PUBLISHED_CPU,
-            "Accuracy against latency",
-            "milliseconds (published: per batch-32 step; crosses: per image here)",
-        ),
-        key="catalog.latency",
-        config={"displayModeBar": False},
-    )
-    with columns[0]:
-        download_png(
-            "Download accuracy against parameters (PNG)",
-            lambda: _scatter_png(frame, "parameters M"),
-            file_name="catalog-accuracy-parameters.png",
-            key="catalog.download",
-        )
-    with columns[1]:
-        download_png(
-            "Download accuracy against latency (PNG)",
-            lambda: _scatter_png(frame, PUBLISHED_CPU),
-            file_name="catalog-accuracy-latency.png",
-            key="catalog.download.latency",
-        )
-
-with convolution_tab:
-    image = state.current_image()
-    fit = state.fit()
-    if image is None:
-        st.info(
-            "Choose an image in the sidebar to see a convolution worked out on it.",
-            icon=":material/arrow_back:",
-        )
-        st.stop()
+def _worked_convolution(model: state.ModelChoice, image: state.ImageChoice, fit: str) -> None:
+    """The first convolution computed by hand at one position of ``image``, beside the model's own."""
+    loaded = model.loaded
     with user_errors():
         first = first_convolution(loaded)
         row = layers(loaded).row(first)
@@ -378,6 +307,117 @@ with convolution_tab:
         "position.",
     )
 
+
+st.title("Architecture")
+st.caption("How the network is built, how fast it is, and what one convolution actually computes.")
+
+model = state.require_model()
+loaded = model.loaded
+table_tab, catalog_tab, convolution_tab, invariance_tab = st.tabs(
+    ["Layer table", "Model catalog", "How a convolution works", "Invariance probe"]
+)
+
+with table_tab:
+    with user_errors():
+        table = layers(loaded)
+    columns = st.columns(4)
+    columns[0].metric("Layers", f"{len(table)}")
+    columns[1].metric("Parameters", f"{table.total_params:,}")
+    columns[2].metric("Multiply-adds per image", f"{table.total_macs / 1e6:,.1f} M")
+    height, width = table.input_size
+    spatial = [row for row in table if row.geometry is not None]
+    widest = spatial[-1].geometry if spatial else None
+    columns[3].metric(
+        "Receptive field of the last spatial layer",
+        "-" if widest is None else f"{_per_axis(widest.size, 'x')} px",
+    )
+    frame = _layer_frame(loaded)
+    st.dataframe(frame, hide_index=True, height=420)
+    st.download_button(
+        "Download the table (CSV)",
+        frame.to_csv(index=False).encode(),
+        key="architecture.csv",
+        file_name=f"layers-{loaded.name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.caption(
+        f"Input {height}x{width}. Receptive field: how many input pixels one unit of the layer can "
+        "see; jump: input pixels between neighbouring units; start: centre of the first unit's "
+        "field (negative when padding adds pixels outside the image). One number when rows and "
+        "columns agree; otherwise jump reads rows x columns and start reads row, column. FLOPs: 2 "
+        "per multiply-add plus the elementwise work, an estimate."
+    )
+
+with catalog_tab:
+    frame = _catalog_frame()
+    names = [spec.name for spec in imagenet_models()]
+    chosen = st.multiselect(
+        "Measure the latency here (random weights, nothing downloaded)",
+        names,
+        default=[n for n in DEFAULT_MEASURED if n in names],
+        key="catalog.models",
+        max_selections=6,
+    )
+    batch = st.select_slider("Batch size", [1, 8, 32], value=1, key="catalog.batch")
+    if chosen and progress.requested("catalog", (tuple(chosen), batch), label="Measure"):
+        with user_errors(), progress.progress_bar("Building and timing", key="catalog") as bar:
+            measured = _measured(tuple(chosen), int(batch), _progress=bar)
+        frame = frame.merge(measured, on="model", how="left")
+    st.dataframe(frame, hide_index=True, height=360)
+    measured_name = f"measured here: batch {batch}, time / {batch}"
+    columns = st.columns(2)
+    columns[0].plotly_chart(
+        _scatter(frame, "parameters M", "Accuracy against size", PARAMETERS_AXIS, "M parameters"),
+        key="catalog.params",
+        config={"displayModeBar": False},
+    )
+    columns[1].plotly_chart(
+        _scatter(
+            frame,
+            PUBLISHED_CPU_PER_IMAGE,
+            "Accuracy against latency",
+            LATENCY_AXIS,
+            "ms per image",
+            measured_name,
+        ),
+        key="catalog.latency",
+        config={"displayModeBar": False},
+    )
+    with columns[0]:
+        download_png(
+            "Download accuracy against parameters (PNG)",
+            lambda: _scatter_png(frame, "parameters M", PARAMETERS_AXIS),
+            file_name="catalog-accuracy-parameters.png",
+            key="catalog.download",
+        )
+    with columns[1]:
+        download_png(
+            "Download accuracy against latency (PNG)",
+            lambda: _scatter_png(frame, PUBLISHED_CPU_PER_IMAGE, LATENCY_AXIS, measured_name),
+            file_name="catalog-accuracy-latency.png",
+            key="catalog.download.latency",
+        )
+    st.caption(
+        f"Latency, in milliseconds per image on both sources. Published (dots, Keras applications "
+        f"table): the CPU time of one inference step on a batch of {PUBLISHED_BATCH_SIZE} images on a "
+        f"92-core AMD EPYC, divided by {PUBLISHED_BATCH_SIZE} for the chart (the table keeps the step "
+        f"time; the GPU column is one batch-{PUBLISHED_BATCH_SIZE} step on an A100). Measured here "
+        f"(crosses): the median of {LATENCY_REPEATS} compiled forward passes of a batch of {batch} on "
+        f"this machine, random weights, divided by {batch}. Machines and batch sizes differ, so compare "
+        "models within one source, not a dot with a cross."
+    )
+
+image = state.current_image()
+fit = state.fit()
+
+with convolution_tab:
+    if image is None:
+        st.info(NO_IMAGE.format("see a convolution worked out on it"), icon=":material/arrow_back:")
+    else:
+        _worked_convolution(model, image, fit)
+
 with invariance_tab:
     columns = st.columns(3)
     transform = columns[0].selectbox(
@@ -402,7 +442,12 @@ with invariance_tab:
         format_func={"mean": "mean colour", "reflect": "mirror", "black": "black"}.get,
     )
     values = tuple(float(v) for v in np.linspace(span[0], span[1], points))
-    if image is not None and progress.requested(
+    if image is None:
+        st.info(
+            NO_IMAGE.format("probe how its class changes under these transformations"),
+            icon=":material/arrow_back:",
+        )
+    elif progress.requested(
         "invariance", (model.key, image.sha256, fit, transform, values, fill), label="Probe"
     ):
         with (

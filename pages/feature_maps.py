@@ -162,7 +162,7 @@ with filters_tab:
             view = _filters(model.key, name, loaded)
         shape = "x".join(map(str, view.kernel.shape))
         st.caption(
-            f"{view.layer}: {view.kind} kernel {shape}, {view.num_filters} filters, stride "
+            f"{view.layer}: {view.kind} kernel {shape}, {view.description}, stride "
             f"{view.strides[0]}, padding '{view.padding}'."
         )
         if view.rgb:

@@ -65,3 +65,36 @@ def test_layers_without_kernels_are_refused_clearly():
         filters(loaded, "pool")
     with pytest.raises(UnknownLayerError, match="no layer called 'nope'.*first, separable, pool"):
         filters(loaded, "nope")
+
+
+def test_depthwise_layers_count_one_filter_per_output_channel():
+    loaded = load_model("MobileNetV2", weights=None)
+    view = filters(loaded, "block_1_depthwise")
+    channels = int(loaded.model.get_layer("block_1_depthwise").output.shape[-1])
+    assert view.num_filters == channels == 96 and len(view.norms()) == 96
+    assert view.description == "96 depthwise filters (one 3x3 kernel per input channel, 96 channels)"
+
+
+def test_depth_multiplier_and_separable_layers_are_counted_and_described():
+    inputs = keras.Input((10, 10, 4))
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=3, name="depthwise")(inputs)
+    x = keras.layers.SeparableConv2D(5, 3, depth_multiplier=2, name="separable")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    depthwise = filters(wrap(model), "depthwise")
+    assert depthwise.num_filters == model.get_layer("depthwise").output.shape[-1] == 12
+    assert depthwise.description == "12 depthwise filters (3 3x3 kernels per input channel, 4 channels)"
+    separable = filters(wrap(model), "separable")
+    assert separable.num_filters == model.get_layer("separable").output.shape[-1] == 5
+    assert separable.description == (
+        "24 depthwise filters (2 3x3 kernels per input channel, 12 channels), then 5 pointwise "
+        "1x1x24 filters"
+    )
+
+
+def test_cli_names_depthwise_filters(capsys, tmp_path):
+    from cnnviz.cli import main
+
+    out = str(tmp_path / "k.png")
+    assert main(["filters", "--model", "MobileNetV2", "--weights", "none", "--layer", "block_1_depthwise",
+                 "--out", out]) == 0
+    assert "96 depthwise filters (one 3x3 kernel per input channel" in capsys.readouterr().out

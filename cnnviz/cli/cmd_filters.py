@@ -64,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"{loaded.name} {view.layer}: {view.kind}, kernel {'x'.join(map(str, view.kernel.shape))}, "
-            f"{view.num_filters} filters{' (drawn in RGB pixel space)' if view.rgb else ''} -> {args.out}"
+            f"{view.description}{' (drawn in RGB pixel space)' if view.rgb else ''} -> {args.out}"
         )
     return 0

@@ -56,7 +56,29 @@ class Filters:
 
     @property
     def num_filters(self) -> int:
-        return int(self.kernel.shape[3] if self.pointwise is None else self.pointwise.shape[1])
+        """Output channels, one filter each: in x multiplier for a depthwise layer, the pointwise
+        outputs for a separable one."""
+        if self.pointwise is not None:
+            return int(self.pointwise.shape[1])
+        if self.kind == "depthwise":
+            return int(self.kernel.shape[2] * self.kernel.shape[3])
+        return int(self.kernel.shape[3])
+
+    @property
+    def description(self) -> str:
+        """The filters in words, e.g. '96 depthwise filters (one 3x3 kernel per input channel, 96
+        channels)' (for captions and the CLI)."""
+        height, width, channels, multiplier = (int(d) for d in self.kernel.shape)
+        if self.kind == "convolution":
+            return f"{self.num_filters} filters of {height}x{width}x{channels}"
+        per_channel = "one" if multiplier == 1 else f"{multiplier}"
+        depthwise = (
+            f"{channels * multiplier} depthwise filters ({per_channel} {height}x{width} "
+            f"kernel{'' if multiplier == 1 else 's'} per input channel, {channels} channels)"
+        )
+        if self.pointwise is None:
+            return depthwise
+        return f"{depthwise}, then {self.num_filters} pointwise 1x1x{channels * multiplier} filters"
 
     @property
     def input_channels(self) -> int:
