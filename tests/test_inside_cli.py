@@ -94,6 +94,7 @@ def test_filters_and_maximize_write_pngs(tmp_path: Path, capsys) -> None:
             "steps must be",
         ),
         (["maximize", "--model", "shapes", "--channels", "500", "--layer", "last_conv"], "channels 0 to 95"),
+        (["maximize", "--model", "shapes", "--class", "circle", "--seed", "-1"], "seed must be a whole number"),
         (["filters", "--model", "shapes", "--layer", "gap"], "no convolution kernel"),
         (["layers", "--model", "nosuchmodel"], "Unknown model"),
     ],

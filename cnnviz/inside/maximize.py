@@ -7,11 +7,11 @@ Fourier spectrum with Lucid's colour decorrelation and a sigmoid (see :mod:`.par
 the model's own preprocessing, with random padding/jitter/scale/rotation at every step, using Adam
 at 0.05. The objective is a channel's mean activation without a thin border (padding artefacts live
 there) or a class logit (the score before softmax: maximising a probability can be done by lowering
-the other classes). A channel of a ReLU layer is optimised before the ReLU, as Lucid does, so that
-it has a gradient even where it is still zero; its gain is measured after it. Optional penalties:
-L1, L2, total variation, blur, and Lucid's diversity term (pairwise Gram-matrix similarity inside
-a group of images of the same target). Several targets are optimised in one batch; ``progress``
-is called every few steps and can cancel.
+the other classes). A channel of a ReLU layer (or of a pooling layer after one) is optimised before the
+ReLU, as Lucid does, so that it has a gradient even where it is still zero; its gain is measured
+on the layer asked for. Optional penalties: L1, L2, total variation, blur, and Lucid's diversity
+term (pairwise Gram-matrix similarity inside a group of images of the same target). Several targets
+are optimised in one batch; ``progress`` is called every few steps and can cancel.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ BORDER_FRACTION = 1 / 16  # of the activation map's side, dropped from the chann
 MIN_SIDE_FOR_BORDER = 5  # maps smaller than this keep every position
 BLUR_SIGMA = 1.0
 RELU_TYPES = ("ReLU", "Activation")
+#: Layers that pool each channel on its own: a ReLU before them still decides where they are zero.
+POOLING_TYPES = ("MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D")
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,12 @@ def _check_steps(steps: Any) -> int:
     return int(steps)
 
 
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
+    return int(seed)
+
+
 def _targets(
     loaded_model: LoadedModel, layer: str | None, channels: Any, class_index: Any
 ) -> tuple[str, str | None, list[int], list[str], int]:
@@ -157,15 +166,24 @@ def pre_activation_layer(loaded_model: LoadedModel, layer: str) -> str:
     """The layer feeding a ReLU layer (Lucid optimises "pre_relu" tensors), else ``layer`` itself.
 
     A channel that is zero everywhere after a ReLU has zero gradient, so ascent could never start
-    from an image that does not excite it yet; its input is the same channel before the cut.
+    from an image that does not excite it yet; its input is the same channel before the cut. A
+    pooling layer after a ReLU (max, average, global) is looked through to that ReLU's input too.
     """
     table = layer_table(loaded_model)
     row = table.row(layer)
+    channels = row.output_shape[-1]
+    while (
+        row.type in POOLING_TYPES
+        and len(row.inputs) == 1
+        and row.inputs[0] != ""
+        and table.row(row.inputs[0]).output_shape[-1] == channels
+    ):
+        row = table.row(row.inputs[0])
     if row.type not in RELU_TYPES or len(row.inputs) != 1 or row.inputs[0] == "":
         return layer
     from cnnviz.inside.architecture import layer_object
 
-    operation = layer_object(loaded_model, layer)
+    operation = layer_object(loaded_model, row.name)
     if row.type == "Activation" and getattr(operation.activation, "__name__", "") not in ("relu", "relu6"):
         return layer
     source = table.row(row.inputs[0])
@@ -193,7 +211,6 @@ class _Plan:
     group: int  # images per target (diversity compares images inside a group)
     height: int
     width: int
-    border: int
 
 
 def _objective(plan: _Plan, activations: list[tf.Tensor], logits: tf.Tensor, onehot: tf.Tensor) -> tf.Tensor:
@@ -201,7 +218,8 @@ def _objective(plan: _Plan, activations: list[tf.Tensor], logits: tf.Tensor, one
         return tf.reduce_sum(logits * onehot, axis=-1)
     values = activations[0]
     if len(values.shape) == 4:
-        b = plan.border
+        sides = values.shape[1:3]  # of the map being read
+        b = _border(None if None in sides else min(sides))
         values = values[:, b:-b, b:-b, :] if b else values
         values = tf.reduce_mean(values, axis=[1, 2])
     elif len(values.shape) > 2:
@@ -222,14 +240,21 @@ def _diversity(plan: _Plan, activations: list[tf.Tensor]) -> tf.Tensor:
     return tf.repeat(off_diagonal / plan.group, plan.group)  # per image
 
 
-_PENALTY_TERMS = (
-    lambda images: tf.reduce_mean(tf.abs(images - 0.5), axis=[1, 2, 3]),
-    lambda images: tf.reduce_mean(tf.square(images - 0.5), axis=[1, 2, 3]),
-    param.total_variation,
-    lambda images: tf.reduce_mean(
-        tf.square(images - tf.stop_gradient(param.gaussian_blur(images, BLUR_SIGMA))), axis=[1, 2, 3]
-    ),
-)
+def _l1_from_grey(images: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.abs(images - 0.5), axis=[1, 2, 3])
+
+
+def _l2_from_grey(images: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(images - 0.5), axis=[1, 2, 3])
+
+
+def _distance_to_blurred(images: tf.Tensor) -> tf.Tensor:
+    blurred = tf.stop_gradient(param.gaussian_blur(images, BLUR_SIGMA))
+    return tf.reduce_mean(tf.square(images - blurred), axis=[1, 2, 3])
+
+
+#: In the order of Penalties.weights().
+_PENALTY_TERMS = (_l1_from_grey, _l2_from_grey, param.total_variation, _distance_to_blurred)
 
 
 def _penalties(plan: _Plan, images: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
@@ -368,6 +393,7 @@ def maximize(
     """
     started = time.perf_counter()
     steps = _check_steps(steps)
+    seed = _check_seed(seed)
     if method not in METHODS:
         raise ParameterError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     if isinstance(learning_rate, bool) or not (
@@ -398,10 +424,6 @@ def maximize(
     diversity_layer = None
     if images_per_target > 1 and penalties.diversity > 0:
         diversity_layer = name or default_layer(loaded_model)
-    border = 0
-    if name is not None:
-        shape = layer_table(loaded_model).row(name).output_shape
-        border = _border(min(shape[0], shape[1])) if len(shape) == 3 else 0  # type: ignore[type-var]
     height, width = loaded_model.input_size
     switched_on = tuple(bool(w > 0) for w in penalties.weights()[:4])
     plan = _Plan(
@@ -415,7 +437,6 @@ def maximize(
         images_per_target,
         height,
         width,
-        border,
     )
     step, render, evaluate = loaded_model.cached(
         ("inside", "maximize", plan), lambda: _build_step(loaded_model, plan)
