@@ -76,17 +76,6 @@ def _history_png(result: Maximization) -> Figure:
     return figure
 
 
-def _marked(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The image enlarged by whole pixels to about EXAMPLE_CELL, with the box drawn on it."""
-    factor = max(1, EXAMPLE_CELL // image.shape[0])
-    top, left, bottom, right = box
-    return render_inside.draw_box(
-        render_inside.enlarge(image, (image.shape[0] * factor, image.shape[1] * factor)),
-        (top * factor, left * factor, (bottom + 1) * factor - 1, (right + 1) * factor - 1),
-        thickness=2,
-    )
-
-
 def _middle_layer(fallback: str) -> str:
     """The deepest spatial layer whose units see at most half the image: patches worth cutting out."""
     half = min(loaded.input_size) / 2
@@ -279,19 +268,18 @@ with examples_tab:
             f"{len(images)} images scored by the peak of channel {channel} of {layer}; each unit of "
             f"this layer sees a {geometry.size[0]:g}x{geometry.size[1]:g}-pixel receptive field (box)."
         )
-        marked = [_marked(e.image, e.box) for e in found.examples]
-        boxed = render_inside.gallery(
-            marked,
+        boxed = render_inside.boxed_examples(
+            [e.image for e in found.examples],
+            [e.box for e in found.examples],
             [f"#{e.index}: {e.score:.3g}" for e in found.examples],
             cell=EXAMPLE_CELL,
-            columns=min(len(marked), 6),
         )
         st.image(boxed, caption="The most activating images, with the receptive field of the strongest unit.")
         patches = render_inside.gallery(
             [e.patch for e in found.examples],
             [f"#{e.index}" for e in found.examples],
             cell=96,
-            columns=min(len(marked), 9),
+            columns=min(len(found.examples), 9),
         )
         st.image(patches, caption="The patches those units see (cut at the image border).")
         download_png(

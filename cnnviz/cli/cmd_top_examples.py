@@ -6,15 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from cnnviz.inside.top_examples import TopExample
-
 GALLERY_CELL = 160  # side of one image in the PNG, pixels (as on the page)
-BOX_WIDTH_ON_PNG = 2  # thickness of the receptive-field box once the image is fitted to the cell
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,24 +74,11 @@ def _image_set(args: argparse.Namespace) -> tuple[list[np.ndarray], list[str], l
     return demo_images(args.generated, seed=args.seed), [f"generated #{i}" for i in range(args.generated)], []
 
 
-def _marked_gallery(examples: tuple[TopExample, ...], names: list[str]) -> np.ndarray:
-    """The top images, each with the receptive field of its strongest unit drawn, captioned, in a grid."""
-    from cnnviz.render_inside import draw_box, gallery
-
-    marked = []
-    for example in examples:
-        side = max(example.image.shape[:2])
-        thickness = max(1, round(BOX_WIDTH_ON_PNG * side / GALLERY_CELL))
-        marked.append(draw_box(example.image, example.box, thickness=thickness))
-    captions = [f"{names[e.index]}: {e.score:.3g}" for e in examples]
-    return gallery(marked, captions, cell=GALLERY_CELL, columns=min(len(marked), 6))
-
-
 def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import load_model_from_args, print_json, terminal_progress
     from cnnviz.inside import top_activating
     from cnnviz.inside.access import default_layer
-    from cnnviz.render_inside import png
+    from cnnviz.render_inside import boxed_examples, png
 
     images, names, skipped = _image_set(args)  # fail before loading a model
     loaded = load_model_from_args(args)
@@ -110,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
         fit=args.fit,
         progress=terminal_progress("top-examples"),
     )
-    Path(args.out).write_bytes(png(_marked_gallery(result.examples, names)))
+    Path(args.out).write_bytes(png(boxed_examples(
+        [e.image for e in result.examples],
+        [e.box for e in result.examples],
+        [f"{names[e.index]}: {e.score:.3g}" for e in result.examples],
+        cell=GALLERY_CELL,
+    )))
     if skipped:  # after the run, so that an error stays the only line on stderr
         print(
             f"warning: {len(skipped)} file(s) in {args.folder} skipped (unreadable, or over the limit): "
