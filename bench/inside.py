@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tensorflow as tf
 
+import cnnviz  # noqa: F401  (sets KERAS_HOME before Keras is imported)
+import keras  # noqa: E402
 from cnnviz.inside import Penalties, feature_maps, maximize
 from cnnviz.inside import parametrization as param
 from cnnviz.inside.access import activation_function, default_layer, spatial_layers
@@ -255,6 +257,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gallery", action="store_true", help="also write docs/gallery/*.png")
     args = parser.parse_args()
+    keras.utils.set_random_seed(0)  # the same random weights of MobileNetV2 (and gallery) every run
     features = feature_map_ratio()
     print(
         f"feature maps of all {features['layers']} spatial layers of MobileNetV2 "

@@ -52,3 +52,11 @@ def test_models_lists_the_zoo_with_cache_state() -> None:
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert list(rows) == list(available_models())
     assert rows["shapes"]["cached"] is True and rows["MobileNetV2"]["input_size"] == [224, 224]
+
+
+def test_building_the_parser_loads_no_tensorflow() -> None:
+    """Every command builds the whole parser: a subcommand importing the engine there would slow down
+    every start and let TensorFlow's start-up log reach stderr before a one-line error."""
+    code = "import sys; from cnnviz.cli import build_parser; build_parser(); print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr

@@ -14,22 +14,22 @@ GALLERY_CELL = 160  # side of one image in the PNG, pixels (as on the page)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from cnnviz.cli.common import add_model_arguments
-    from cnnviz.inside.top_examples import DEFAULT_TOP, MAX_IMAGES
 
+    # no engine import here: building the parser must not load TensorFlow (every command builds it)
     parser = subparsers.add_parser(
         "top-examples", help="find the images of a set that most activate a channel"
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files (or --folder, --generated)")
     parser.add_argument("--folder", metavar="DIR", help="every readable image in a folder (by name)")
     parser.add_argument(
-        "--generated", type=int, metavar="N", help=f"N generated demo shapes images (1 to {MAX_IMAGES})"
+        "--generated", type=int, metavar="N", help="N generated demo shapes images"
     )
     parser.add_argument("--seed", type=int, help="seed of the generated set (default: the held-out test set)")
     add_model_arguments(parser)
     parser.add_argument("--layer", help="layer with a spatial output (default: the last convolutional one)")
     parser.add_argument("--channel", type=int, required=True, help="channel of --layer")
     parser.add_argument(
-        "--top", type=int, default=DEFAULT_TOP, help=f"how many images (default {DEFAULT_TOP})"
+        "--top", type=int, help="how many images (default: cnnviz.inside.top_examples.DEFAULT_TOP, 9)"
     )
     parser.add_argument("--out", default="top-examples.png", help="PNG to write (default top-examples.png)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import load_model_from_args, print_json, terminal_progress
     from cnnviz.inside import top_activating
     from cnnviz.inside.access import default_layer
+    from cnnviz.inside.top_examples import DEFAULT_TOP
     from cnnviz.render_inside import boxed_examples, png
 
     images, names, skipped = _image_set(args)  # fail before loading a model
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         images,
         layer,
         args.channel,
-        top=args.top,
+        top=DEFAULT_TOP if args.top is None else args.top,
         fit=args.fit,
         progress=terminal_progress("top-examples"),
     )
