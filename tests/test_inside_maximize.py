@@ -61,6 +61,18 @@ def test_channel_activation_grows_tenfold_over_the_noise_and_beyond_real_images(
     assert result.history.shape == (128, 8)
 
 
+def test_the_objective_is_the_channel_mean_without_a_thin_border(demo):
+    """start and final objectives are the channel's mean activation on the images as shown, one
+    pixel of the 16x16 map dropped all round (1/16 of the side)."""
+    result = maximize(demo, "last_conv", channels=[1, 4], steps=16, seed=0)
+    for images, objective in ((result.start_images, result.start_objective), (result.images, result.final_objective)):
+        for image, channel, value in zip(images, result.targets, objective):
+            maps = feature_maps(demo, image, "last_conv")["last_conv"].maps
+            assert value == pytest.approx(maps[1:-1, 1:-1, channel].mean(), rel=1e-4, abs=1e-6)
+            if value > 0.1:
+                assert value != pytest.approx(maps[:, :, channel].mean(), rel=1e-3)  # the border is out
+
+
 @pytest.mark.parametrize("layer", ["stem1_pool", "gap"])
 def test_channels_of_a_pooling_layer_after_a_relu_are_optimised_before_the_relu(demo, layer):
     """Channels the starting noise leaves at 0 behind a ReLU and a pooling layer still grow."""
