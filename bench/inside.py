@@ -10,7 +10,9 @@ measured in one process, on this machine; nothing here gates the tests.
 3. Activation-maximisation steps per second (Fourier parametrisation, colour decorrelation, random
    transforms, Adam) against plain forward-plus-backward passes of the same batch, on the demo model
    and on MobileNetV2.
-4. On the demo model: each class's image and its probability; activation gains of channels.
+4. The first call of maximize in a fresh process, and a call with a new number of images (tracing
+   and XLA compiling), on the demo model and MobileNetV2.
+5. On the demo model: each class's image and its probability; activation gains of channels.
 """
 
 from __future__ import annotations
@@ -197,6 +199,35 @@ def component_table(batch: int = 8) -> list[dict[str, object]]:
     return rows
 
 
+FIRST_CALL_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from cnnviz.inside import maximize
+from cnnviz.models import load_model
+loaded = load_model({name!r}, weights=None) if {name!r} != "shapes" else load_model("shapes")
+seconds = []
+for classes in ([0, 1, 2], [0, 1, 2], [0, 1, 2, 3]):
+    started = time.perf_counter()
+    maximize(loaded, class_index=classes, steps=2)
+    seconds.append(time.perf_counter() - started)
+print(json.dumps(seconds))
+"""
+
+
+def first_call_seconds(name: str) -> list[float]:
+    """Seconds of maximize (2 steps) in a fresh process: first call, the same again, a new batch size.
+
+    What tracing and XLA compiling cost a user before the first step, and when the number of images
+    changes (a new batch size compiles the XLA kernels again).
+    """
+    import json
+    import subprocess
+
+    code = FIRST_CALL_SCRIPT.format(root=str(ROOT), name=name)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def demo_quality(steps: int = GALLERY_STEPS) -> tuple[object, object]:
     demo = load_model("shapes")
     classes = maximize(demo, class_index=list(range(demo.num_classes)), steps=steps, seed=0)
@@ -273,6 +304,12 @@ def main() -> None:
         print(
             f"{row['case']}: {row['steps_per_s']:.1f} maximisation steps/s vs {row['fwd_bwd_per_s']:.1f} "
             f"plain forward+backward/s -> {row['ratio']:.2f}x (rounds {low:.2f} to {high:.2f})"
+        )
+    for name in ("shapes", "MobileNetV2"):
+        first, again, new_batch = first_call_seconds(name)
+        print(
+            f"{name}: first maximize in a fresh process {first:.2f} s, the same again {again:.2f} s, "
+            f"a new number of images {new_batch:.2f} s"
         )
     classes, channels = demo_quality()
     print(f"demo classes after {classes.steps} steps ({classes.seconds:.1f} s):")
