@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 from matplotlib.figure import Figure
@@ -144,6 +145,14 @@ def _catalog_frame() -> pd.DataFrame:
     )
 
 
+def _family_colours(frame: pd.DataFrame) -> dict[str, str]:
+    """One colour per model family, from the whole catalog: the same family has the same colour on
+    both charts and in both PNGs, whichever families a chart shows."""
+    families = sorted(frame["family"].dropna().unique())
+    palette = plotly.colors.qualitative.Plotly
+    return {family: palette[index % len(palette)] for index, family in enumerate(families)}
+
+
 def _scatter(
     frame: pd.DataFrame, x: str, title: str, x_title: str, unit: str, measured_name: str | None = None
 ) -> go.Figure:
@@ -151,12 +160,14 @@ def _scatter(
     ``measured_name``, the latency measured here (column MEASURED) as black crosses on the same axis."""
     shown = frame.dropna(subset=[x, "top-1 %"])
     source = {"legendgroup": "published", "legendgrouptitle_text": PUBLISHED_SERIES} if measured_name else {}
+    colours = _family_colours(frame)
     figure = go.Figure()
     for family, group in shown.groupby("family"):
         figure.add_scatter(
             x=group[x],
             y=group["top-1 %"],
             mode="markers",
+            marker={"color": colours[family]},
             name=family,
             text=group["model"],
             hovertemplate=f"%{{text}}: %{{y}} %, %{{x:.3g}} {unit}<extra></extra>",
@@ -180,8 +191,10 @@ def _scatter(
         xaxis={"title": x_title, "type": "log"},
         yaxis_title="ImageNet top-1 %",
         title=title,
-        height=420,
+        height=520,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        # below the chart: beside it, the families and the two sources squeezed the points into a strip
+        legend={"orientation": "h", "yanchor": "top", "y": -0.24, "x": 0},
     )
     return figure
 
@@ -190,7 +203,8 @@ def _scatter_png(frame: pd.DataFrame, x: str, x_title: str, measured_name: str |
     figure = Figure(figsize=(7, 4.5))
     axes = figure.add_subplot()
     shown = frame.dropna(subset=[x, "top-1 %"])
-    series = [(family, group, {"s": 18}) for family, group in shown.groupby("family")]
+    colours = _family_colours(frame)
+    series = [(family, group, {"s": 18, "color": colours[family]}) for family, group in shown.groupby("family")]
     if measured_name and MEASURED in frame:
         measured = frame.dropna(subset=[MEASURED, "top-1 %"]).rename(columns={MEASURED: x})
         series.append((measured_name, measured, {"s": 40, "marker": "x", "color": "black"}))
