@@ -206,8 +206,8 @@ def test_a_folder_of_images_is_an_image_set(demo, dataset, tmp_path):
         Image.fromarray(images[index]).save(tmp_path / f"{index}.png")
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    loaded, skipped = folder_images(tmp_path)
-    assert len(loaded) == 3 and skipped == ["broken.png"]
+    loaded, names, skipped = folder_images(tmp_path)
+    assert len(loaded) == 3 and names == ["0.png", "1.png", "2.png"] and skipped == ["broken.png"]
     np.testing.assert_array_equal(loaded[1], images[1])
     assert len(top_activating(demo, loaded, "last_conv", 0, top=2).examples) == 2
     with pytest.raises(ParameterError, match="not a folder"):

@@ -52,7 +52,7 @@ def _read_named(path: str) -> np.ndarray:
 def _image_set(args: argparse.Namespace) -> tuple[list[np.ndarray], list[str], list[str]]:
     """The images asked for, a name for each (file or generated index) and the folder files skipped."""
     from cnnviz.errors import ParameterError
-    from cnnviz.inside.top_examples import IMAGE_SUFFIXES, MAX_IMAGES, demo_images, folder_images
+    from cnnviz.inside.top_examples import MAX_IMAGES, demo_images, folder_images
 
     given = [bool(args.images), args.folder is not None, args.generated is not None]
     if sum(given) != 1:
@@ -60,15 +60,7 @@ def _image_set(args: argparse.Namespace) -> tuple[list[np.ndarray], list[str], l
     if args.images:
         return [_read_named(path) for path in args.images], list(args.images), []
     if args.folder is not None:
-        images, skipped = folder_images(args.folder)
-        left_out = set(skipped)  # folder_images reads the image files in name order, minus these
-        names = [
-            file.name
-            for file in sorted(Path(args.folder).iterdir())
-            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES and file.name not in left_out
-        ]
-        assert len(names) == len(images), "folder_images changed its order of reading"
-        return images, names, skipped
+        return folder_images(args.folder)
     if not 1 <= args.generated <= MAX_IMAGES:
         raise ParameterError(f"--generated takes 1 to {MAX_IMAGES} images, not {args.generated}.")
     return demo_images(args.generated, seed=args.seed), [f"generated #{i}" for i in range(args.generated)], []

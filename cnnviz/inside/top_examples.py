@@ -64,15 +64,18 @@ def demo_images(count: int = DEFAULT_DEMO_IMAGES, seed: int | None = None) -> li
     return list(images)
 
 
-def folder_images(folder: str | Path, max_images: int = MAX_IMAGES) -> tuple[list[np.ndarray], list[str]]:
-    """The readable images of a folder (sorted by name, at most ``max_images``) and the names skipped."""
+def folder_images(
+    folder: str | Path, max_images: int = MAX_IMAGES
+) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """The readable images of a folder (sorted by name, at most ``max_images``), their file names,
+    and the names of the image files skipped (unreadable, or over the limit)."""
     from cnnviz.errors import CnnvizError
     from cnnviz.images import load_image
 
     path = Path(folder)
     if not path.is_dir():
         raise ParameterError(f"{path} is not a folder; give a folder of images.")
-    images, skipped = [], []
+    images, names, skipped = [], [], []
     for file in sorted(p for p in path.iterdir() if p.is_file()):
         if file.suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -83,9 +86,11 @@ def folder_images(folder: str | Path, max_images: int = MAX_IMAGES) -> tuple[lis
             images.append(load_image(file))
         except CnnvizError:
             skipped.append(file.name)
+            continue
+        names.append(file.name)
     if not images:
         raise ParameterError(f"No readable image in {path} ({', '.join(IMAGE_SUFFIXES)}).")
-    return images, skipped
+    return images, names, skipped
 
 
 def _box(geometry: Geometry, position: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
