@@ -32,7 +32,7 @@ test: setup-dev chromium             ## the whole test suite (what CI runs)
 	$(VENV)/bin/pytest
 
 train-demo: setup                    ## retrain the bundled demo model (about 5 minutes on 2 cores)
-	$(PY) -m cnnviz.train_demo
+	$(PY) -m cnnviz.demo.train
 
 bench: setup-dev                     ## speed and quality measurements (not part of the tests)
 	$(PY) -m pip install --quiet -r bench/requirements.txt

@@ -9,7 +9,7 @@ speed: queries per second of the one-pixel attack (every generation run, no earl
 the throughput of the same compiled forward pass on uint8 batches of the same size, measured
 alternately in one process; the ratio must be at least 0.9 (attack overhead <= 10%).
 quality: untargeted one-pixel attacks on correctly classified generated test images
-(cnnviz.shapes.TEST_SEED, never used in training): success rate and mean confidence of the
+(cnnviz.demo.shapes.TEST_SEED, never used in training): success rate and mean confidence of the
 adversarial class. Results are appended to bench/results/attacks_quality.jsonl, and a rerun skips
 the attacks already done, so a long run can be split.
 gradient: untargeted FGSM and PGD success rates at each epsilon (pixel units) on the same images.
@@ -34,9 +34,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from cnnviz.attacks import attack  # noqa: E402
 from cnnviz.attacks.onepixel import default_batch_size  # noqa: E402
-from cnnviz.demo_model import DEMO_WEIGHTS_PATH  # noqa: E402
+from cnnviz.demo.model import DEMO_WEIGHTS_PATH  # noqa: E402
 from cnnviz.models import load_model  # noqa: E402
-from cnnviz.shapes import TEST_SEED, generate_dataset  # noqa: E402
+from cnnviz.demo.shapes import TEST_SEED, generate_dataset  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "attacks_quality.jsonl"
 #: Test images are drawn from this many samples of TEST_SEED, correctly classified ones kept.

@@ -47,7 +47,7 @@ from cnnviz.faithfulness import (  # noqa: E402
 )
 from cnnviz.graph import _nodes_in_order  # noqa: E402  (bench only: calibrating batch norm)
 from cnnviz.models import LoadedModel, load_model, preprocessing_function  # noqa: E402
-from cnnviz.shapes import TEST_SEED, generate_dataset, generate_sample  # noqa: E402
+from cnnviz.demo.shapes import TEST_SEED, generate_dataset, generate_sample  # noqa: E402
 from timing import interleaved_medians  # noqa: E402  (bench/timing.py)
 
 REPEATS = 15

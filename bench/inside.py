@@ -37,7 +37,7 @@ from cnnviz.inside import parametrization as param
 from cnnviz.inside.access import activation_function, default_layer, spatial_layers
 from cnnviz.inside.maximize import DEFAULT_STEPS
 from cnnviz.models import load_model
-from cnnviz.render_inside import gallery, png
+from cnnviz.render.inside import gallery, png
 from timing import interleaved_medians  # bench/timing.py
 
 REPEATS = 20

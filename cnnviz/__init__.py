@@ -7,7 +7,10 @@ function that needs it is first used.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,37 @@ def __getattr__(name: str) -> Any:
     if name == "errors":
         return importlib.import_module("cnnviz.errors")
     raise AttributeError(f"module 'cnnviz' has no attribute {name!r}")
+
+
+# Modules that moved into packages: the old import paths keep working (``import cnnviz.shapes``).
+_MOVED_MODULES: dict[str, str] = {
+    "cnnviz.shapes": "cnnviz.demo.shapes",
+    "cnnviz.demo_model": "cnnviz.demo.model",
+    "cnnviz.train_demo": "cnnviz.demo.train",
+    "cnnviz.render_attack": "cnnviz.render.attack",
+    "cnnviz.render_inside": "cnnviz.render.inside",
+}
+
+
+class _MovedModuleLoader(importlib.abc.Loader):
+    """Answers an old module path with the module at its new place (one object, not a copy)."""
+
+    def __init__(self, new_name: str) -> None:
+        self.new_name = new_name
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return importlib.import_module(self.new_name)
+
+    def exec_module(self, module: Any) -> None:
+        pass
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in _MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, _MovedModuleLoader(_MOVED_MODULES[fullname]))
+
+
+if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _MovedModuleFinder())

@@ -272,8 +272,8 @@ def _build_imagenet(spec: ModelSpec, weights: str | None) -> keras.Model:
 
 
 def _demo_loaded_model() -> LoadedModel:
-    from cnnviz.demo_model import load_demo_model
-    from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
+    from cnnviz.demo.model import load_demo_model
+    from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
 
     spec = get_spec(DEMO_MODEL_NAME)
     return LoadedModel(

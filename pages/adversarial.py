@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import cnnviz.attacks
-from cnnviz import render, render_attack
+from cnnviz import render
+from cnnviz.render import attack as render_attack
 from cnnviz.attacks import AttackResult
 from cnnviz.explanation import Heatmap, explain_batch
 from cnnviz.attacks.budget import estimate_gradient, estimate_onepixel

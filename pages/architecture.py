@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from matplotlib.figure import Figure
 
-from cnnviz import render_inside
+from cnnviz.render import inside as render_inside
 from cnnviz.inside import (
     TRANSFORMS,
     ConvolutionStep,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cnnviz import render_inside
+from cnnviz.render import inside as render_inside
 from cnnviz.graph import default_target_layer
 from cnnviz.inside import FeatureMaps, Filters, feature_maps, filters, layers
 from cnnviz.inside.features import SORT_KEYS

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from matplotlib.figure import Figure
 
-from cnnviz import render_inside
+from cnnviz.render import inside as render_inside
 from cnnviz.errors import CnnvizError
 from cnnviz.graph import default_target_layer
 from cnnviz.images import image_sha256, load_image

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnviz.images import encode_png
 from cnnviz.models import is_cached
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 from cnnviz.zoo import DEMO_MODEL_NAME, get_spec, imagenet_models
 from ui.navigation import PAGES
 

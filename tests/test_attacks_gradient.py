@@ -13,7 +13,7 @@ from cnnviz.errors import ParameterError
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import LoadedModel, load_model, preprocessing_function
 from cnnviz.prediction import class_probabilities, predict
-from cnnviz.shapes import TEST_SEED, generate_dataset
+from cnnviz.demo.shapes import TEST_SEED, generate_dataset
 
 EPSILON = 4  # pixel levels on the 0..255 scale (4/255)
 IMAGES = 24

@@ -15,7 +15,7 @@ from cnnviz.errors import CancelledError, ClassIndexError, ParameterError
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import load_model
 from cnnviz.prediction import predict
-from cnnviz.shapes import TEST_SEED, generate_sample
+from cnnviz.demo.shapes import TEST_SEED, generate_sample
 
 # A test image the demo model classifies correctly and a 1-pixel attack fools after a few
 # generations: found by scanning generate_sample(TEST_SEED + i), i = 0, 1, ..., with the budget
@@ -190,7 +190,7 @@ def test_cancel_stops_the_attack(demo, vulnerable):
 
 
 def test_drawings_show_the_changed_pixels(demo, vulnerable):
-    from cnnviz.render_attack import (ZOOM_RADIUS, ZOOM_SCALE, adversarial_png,
+    from cnnviz.render.attack import (ZOOM_RADIUS, ZOOM_SCALE, adversarial_png,
                                       amplified_perturbation, before_after, zoomed_pixels)
 
     result = attack(demo, vulnerable.image, pixels=1, seed=ATTACK_SEED, **QUICK)

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from cnnviz.images import encode_png
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 # The fixtures streamlit_server, browser and page (one server for the whole test session). The
 # helper module is registered for assertion rewriting before it is imported.

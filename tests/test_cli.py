@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 from cnnviz.zoo import available_models
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from cnnviz.cli import main
 from cnnviz.images import encode_png, load_image
 from cnnviz.models import load_model
 from cnnviz.prediction import predict
-from cnnviz.shapes import TEST_SEED, generate_sample
+from cnnviz.demo.shapes import TEST_SEED, generate_sample
 
 # The image and seed pinned in test_attacks_onepixel.py (a 1-pixel attack fools the demo model).
 VULNERABLE_SAMPLE = TEST_SEED + 17

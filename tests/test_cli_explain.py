@@ -12,7 +12,7 @@ from PIL import Image
 from cnnviz.cli import main
 from cnnviz.cli.cmd_explain import COLORMAP_NAMES, METHOD_NAMES
 from cnnviz.explanation import METHODS
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 
 @pytest.fixture(scope="module")

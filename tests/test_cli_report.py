@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.cli import main
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from cnnviz.cli import EXIT_BAD_INPUT, main
 from cnnviz.images import load_image
 from cnnviz.inside import top_activating
 from cnnviz.models import load_model
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
 
 BOX_COLOUR = (255, 64, 0)  # render_inside.draw_box's default
 

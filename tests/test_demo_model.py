@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnnviz.demo_model import (
+from cnnviz.demo.model import (
     DEMO_METADATA_PATH,
     DEMO_WEIGHTS_PATH,
     GAP_LAYER,
@@ -21,9 +21,9 @@ from cnnviz.demo_model import (
     pointing_game_hits,
 )
 from cnnviz.errors import ModelError, WeightsDownloadError
-from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, TEST_SEED, generate_dataset
-from cnnviz.train_demo import main as train_main
-from cnnviz.train_demo import metadata_path_for, train_demo
+from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, TEST_SEED, generate_dataset
+from cnnviz.demo.train import main as train_main
+from cnnviz.demo.train import metadata_path_for, train_demo
 
 MAX_WEIGHTS_BYTES = 5 * 1024 * 1024
 MIN_TEST_ACCURACY = 0.97
@@ -42,7 +42,7 @@ def test_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_bundled_weights_exist_and_are_small() -> None:
-    assert DEMO_WEIGHTS_PATH.is_file(), "run `python -m cnnviz.train_demo`"
+    assert DEMO_WEIGHTS_PATH.is_file(), "run `python -m cnnviz.demo.train`"
     assert DEMO_WEIGHTS_PATH.stat().st_size < MAX_WEIGHTS_BYTES
 
 
@@ -119,14 +119,14 @@ def test_metadata_records_the_run(model: keras.Model) -> None:
 
 
 def test_missing_weights_say_how_to_make_them(tmp_path: Path) -> None:
-    with pytest.raises(WeightsDownloadError, match=r"python -m cnnviz\.train_demo"):
+    with pytest.raises(WeightsDownloadError, match=r"python -m cnnviz\.demo\.train"):
         load_demo_model(tmp_path / "absent.weights.h5")
 
 
 def test_damaged_weights_are_a_model_error(tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.weights.h5"
     damaged.write_bytes(b"not an HDF5 file" * 10)
-    with pytest.raises(ModelError, match=r"could not be loaded.*python -m cnnviz\.train_demo"):
+    with pytest.raises(ModelError, match=r"could not be loaded.*python -m cnnviz\.demo\.train"):
         load_demo_model(damaged)
 
 

@@ -18,7 +18,7 @@ from cnnviz.errors import (
 from cnnviz.explanation import METHODS, explain, explain_batch
 from cnnviz.methods.core import upsample
 from cnnviz.models import LoadedModel, load_model, preprocessing_function
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
 
 FAST = {"scorecam": {"top_k": 8}, "smoothgrad": {"samples": 4}, "integrated_gradients": {"steps": 4},
         "occlusion": {"patch_size": 32, "stride": 32}}

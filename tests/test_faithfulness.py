@@ -20,7 +20,7 @@ from cnnviz.faithfulness import (
     rank_correlation,
 )
 from cnnviz.models import LoadedModel, load_model
-from cnnviz.shapes import TEST_SEED, generate_dataset
+from cnnviz.demo.shapes import TEST_SEED, generate_dataset
 
 POINTING_IMAGES = 200
 POINTING_FLOOR = 0.90

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from cnnviz import graph
-from cnnviz.demo_model import build_demo_model
+from cnnviz.demo.model import build_demo_model
 from cnnviz.errors import LayerNotSpatialError, UnknownLayerError
 from cnnviz.models import LoadedModel, preprocessing_function
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.cli import EXIT_BAD_INPUT, main
-from cnnviz.shapes import TEST_SEED, generate_sample
+from cnnviz.demo.shapes import TEST_SEED, generate_sample
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_out_of_range_filter_and_position():
 
 
 def test_demo_model_first_convolution_through_rescaling_batchnorm_relu_and_pooling():
-    from cnnviz.shapes import generate_sample
+    from cnnviz.demo.shapes import generate_sample
 
     loaded = load_model("shapes")
     image = generate_sample(7).image

@@ -13,8 +13,8 @@ from cnnviz.graph import activations_and_logits, spatial_layer_names
 from cnnviz.inside import demo_images, feature_maps, folder_images, receptive_field, top_activating
 from cnnviz.models import load_model
 from cnnviz.prediction import class_probabilities
-from cnnviz.render_inside import CAPTION_HEIGHT, GAP, channel_overlay, draw_box, feature_map_grid
-from cnnviz.shapes import TEST_SEED, generate_dataset
+from cnnviz.render.inside import CAPTION_HEIGHT, GAP, channel_overlay, draw_box, feature_map_grid
+from cnnviz.demo.shapes import TEST_SEED, generate_dataset
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from inside_helpers import wrap
 from cnnviz.errors import LayerWithoutKernelError, UnknownLayerError
 from cnnviz.inside import filters
 from cnnviz.models import load_model
-from cnnviz.render_inside import filter_input_grid, rgb_kernel_tiles
+from cnnviz.render.inside import filter_input_grid, rgb_kernel_tiles
 
 
 def test_caffe_models_show_their_first_kernels_in_rgb_order():

@@ -9,7 +9,7 @@ from apptest_helpers import app_test, messages, navigation_mode
 from streamlit.testing.v1 import AppTest
 
 import ui.navigation
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED
 
 PAGE = "pages/adversarial.py"
 # The sidebar's generated triangle of this seed: a 1-pixel attack fools the demo model at once.

@@ -8,7 +8,7 @@ import pytest
 from cnnviz.errors import ParameterError
 from cnnviz.models import load_model
 from cnnviz.prediction import predict, predict_batch
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 
 @pytest.fixture(scope="module")

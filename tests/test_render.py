@@ -12,7 +12,7 @@ from cnnviz.errors import ParameterError
 from cnnviz.explanation import explain
 from cnnviz.models import load_model
 from cnnviz.render import colorize, heatmap_overlay, overlay, png, side_by_side
-from cnnviz.shapes import generate_sample
+from cnnviz.demo.shapes import generate_sample
 
 
 @pytest.fixture(scope="module")

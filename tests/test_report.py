@@ -15,7 +15,7 @@ from cnnviz.errors import ParameterError
 from cnnviz.images import image_sha256
 from cnnviz.models import LoadedModel, load_model
 from cnnviz.report import ReportSection, build_report, build_section, report_html
-from cnnviz.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
+from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_sample
 
 
 class _Collector(HTMLParser):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnviz.errors import ClassIndexError, ParameterError
-from cnnviz.shapes import (
+from cnnviz.demo.shapes import (
     DEMO_IMAGE_SIZE,
     MAX_RADIUS_FRACTION,
     MAX_TRAIN_EPOCHS,
@@ -157,5 +157,5 @@ def test_test_seed_is_never_a_training_or_validation_seed() -> None:
 
 
 def test_generator_does_not_import_tensorflow() -> None:
-    code = "import sys, cnnviz.shapes; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, cnnviz.demo.shapes; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -12,7 +12,7 @@ import streamlit as st
 
 from cnnviz.errors import CnnvizError
 from cnnviz.models import USER_MODEL_SUFFIXES, USER_PREPROCESSING, is_cached
-from cnnviz.shapes import SHAPE_CLASSES
+from cnnviz.demo.shapes import SHAPE_CLASSES
 from cnnviz.zoo import ModelSpec, available_models, get_spec
 from ui import engine, state
 

@@ -16,7 +16,7 @@ import streamlit as st
 from cnnviz.errors import CnnvizError
 from cnnviz.images import image_sha256, load_image, prepare_image
 from cnnviz.models import LoadedModel, is_cached
-from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, generate_sample
+from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, generate_sample
 from cnnviz.zoo import DEMO_MODEL_NAME, get_spec
 
 # Sidebar widget keys. Shared so that buttons elsewhere (``ui.errors``) can change the choice from a

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.attacks import attack
     from cnnviz.cli.common import load_model_from_args, print_json, read_image, terminal_progress
     from cnnviz.errors import ParameterError
-    from cnnviz.render_attack import adversarial_png
+    from cnnviz.render.attack import adversarial_png
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import load_model_from_args, print_json, read_image
     from cnnviz.inside import feature_maps
     from cnnviz.inside.access import default_layer
-    from cnnviz.render_inside import feature_map_grid, png
+    from cnnviz.render.inside import feature_map_grid, png
 
     image = read_image(args.image)
     loaded = load_model_from_args(args)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import load_model_from_args, print_json
     from cnnviz.errors import ParameterError
     from cnnviz.inside import filters
-    from cnnviz.render_inside import filter_input_grid, kernel_slices, png, pointwise_matrix, rgb_kernel_tiles
+    from cnnviz.render.inside import filter_input_grid, kernel_slices, png, pointwise_matrix, rgb_kernel_tiles
 
     loaded = load_model_from_args(args)
     view = filters(loaded, args.layer)

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cnnviz.cli.common import load_model_from_args, print_json, terminal_progress
     from cnnviz.inside import maximize
-    from cnnviz.render_inside import gallery, png
+    from cnnviz.render.inside import gallery, png
 
     loaded = load_model_from_args(args)
     result = maximize(

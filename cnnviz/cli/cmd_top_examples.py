@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.inside import top_activating
     from cnnviz.inside.access import default_layer
     from cnnviz.inside.top_examples import DEFAULT_TOP
-    from cnnviz.render_inside import boxed_examples, png
+    from cnnviz.render.inside import boxed_examples, png
 
     images, names, skipped = _image_set(args)  # fail before loading a model
     loaded = load_model_from_args(args)

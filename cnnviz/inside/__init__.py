@@ -1,7 +1,7 @@
 """Inside the network: feature maps, filters, activation maximisation, top activating examples, the
 layer table with receptive fields and FLOPs, the catalog, the convolution explainer and the
 invariance probe. Every function takes a ``LoadedModel`` first and returns a frozen result object;
-drawing lives in :mod:`cnnviz.render_inside`.
+drawing lives in :mod:`cnnviz.render.inside`.
 """
 
 from cnnviz.inside.architecture import Geometry, LayerInfo, LayerTable, layers, receptive_field

@@ -57,8 +57,8 @@ class TopExamples:
 
 
 def demo_images(count: int = DEFAULT_DEMO_IMAGES, seed: int | None = None) -> list[np.ndarray]:
-    """Generated shapes images (cnnviz.shapes) as a ready-made image set, held out from training."""
-    from cnnviz.shapes import TEST_SEED, generate_dataset
+    """Generated shapes images (cnnviz.demo.shapes) as a ready-made image set, held out from training."""
+    from cnnviz.demo.shapes import TEST_SEED, generate_dataset
 
     images, _, _ = generate_dataset(count, seed=TEST_SEED if seed is None else seed)
     return list(images)

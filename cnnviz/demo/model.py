@@ -1,4 +1,4 @@
-"""The small bundled demo CNN that classifies the procedural shapes (cnnviz.shapes).
+"""The small bundled demo CNN that classifies the procedural shapes (cnnviz.demo.shapes).
 
 It makes the app work offline and gives correctness tests a model whose right answer is known.
 The head is conv -> GlobalAveragePooling2D -> Dense (logits), so classic CAM (Zhou et al., 2016)
@@ -18,9 +18,9 @@ import keras
 import numpy as np
 
 from cnnviz.errors import ModelError, WeightsDownloadError
-from cnnviz.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
+from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_WEIGHTS_PATH = REPO_ROOT / "models_cache" / "shapes_demo.weights.h5"
 DEMO_METADATA_PATH = REPO_ROOT / "models_cache" / "shapes_demo.json"
 DEMO_MODEL_NAME = "shapes_demo"
@@ -77,7 +77,7 @@ def demo_metadata() -> dict[str, Any]:
     if not DEMO_METADATA_PATH.is_file():
         raise ModelError(
             f"The demo model's metadata file {DEMO_METADATA_PATH} is missing; "
-            "run `python -m cnnviz.train_demo` to train the model and write it."
+            "run `python -m cnnviz.demo.train` to train the model and write it."
         )
     return json.loads(DEMO_METADATA_PATH.read_text(encoding="utf-8"))
 
@@ -88,7 +88,7 @@ def load_demo_model(weights_path: Path | str = DEMO_WEIGHTS_PATH) -> keras.Model
     if not path.is_file():
         raise WeightsDownloadError(
             f"The demo model's weights file {path} is missing; "
-            "run `python -m cnnviz.train_demo` to train the model (a few minutes on a CPU)."
+            "run `python -m cnnviz.demo.train` to train the model (a few minutes on a CPU)."
         )
     model = build_demo_model()
     try:
@@ -98,7 +98,7 @@ def load_demo_model(weights_path: Path | str = DEMO_WEIGHTS_PATH) -> keras.Model
         reason = text.splitlines()[0][:MAX_REASON_CHARS] if text else type(error).__name__
         raise WeightsDownloadError(
             f"The demo model's weights file {path} could not be loaded ({reason}); "
-            "run `python -m cnnviz.train_demo` to train the model again."
+            "run `python -m cnnviz.demo.train` to train the model again."
         ) from error
     return model
 

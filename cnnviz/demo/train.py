@@ -1,4 +1,4 @@
-"""Train the bundled demo CNN on the procedural shapes: ``python -m cnnviz.train_demo``.
+"""Train the bundled demo CNN on the procedural shapes: ``python -m cnnviz.demo.train``.
 
 Each epoch draws fresh images (seed TRAIN_SEED + epoch), so the network never sees the same image
 twice and has to learn shapes rather than memorise. It writes the weights and a metadata JSON
@@ -32,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cnnviz.demo_model import (  # noqa: E402
+from cnnviz.demo.model import (  # noqa: E402
     DEMO_WEIGHTS_PATH,
     LAST_CONV_LAYER,
     LOGITS_LAYER,
@@ -41,7 +41,7 @@ from cnnviz.demo_model import (  # noqa: E402
     class_activation_maps,
 )
 from cnnviz.errors import ParameterError  # noqa: E402
-from cnnviz.shapes import (  # noqa: E402
+from cnnviz.demo.shapes import (  # noqa: E402
     DEMO_IMAGE_SIZE,
     MAX_TRAIN_EPOCHS,
     SHAPE_CLASSES,
@@ -252,7 +252,7 @@ def train_demo(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cnnviz.train_demo",
+        prog="python -m cnnviz.demo.train",
         description="Train the bundled demo CNN on the procedural shapes (a few minutes on a CPU).",
     )
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"epochs (default {DEFAULT_EPOCHS})")
