@@ -1,7 +1,7 @@
 """How faithful is a heatmap? Pointing game, deletion/insertion, confidence drop, randomisation check.
 
 - Pointing game (Zhang et al., 2016): is the heatmap's maximum on the object (a ground-truth mask)?
-- Deletion and insertion (Petsiuk et al., 2018, RISE): remove (or insert) pixels from the most
+- Deletion and insertion (Petsiuk et al., RISE, BMVC 2018): remove (or insert) pixels from the most
   important down and follow the class probability; area under the curve, low is good for deletion,
   high is good for insertion. All steps of one heatmap go through the model as one batch.
   Deleted pixels are replaced by a blurred copy of the image by default (RISE used black for
@@ -10,8 +10,8 @@
   deletion cannot tell a good map from a random one. ``deletion_fill="black"`` gives RISE's.
 - Confidence drop / increase (Chattopadhay et al., 2018, Grad-CAM++): the class probability of the
   image multiplied by the map, against the image's own.
-- Model randomisation (Adebayo et al., 2018, Sanity Checks for Saliency Maps): randomise the top
-  layers' weights; a faithful map must change (low rank correlation with the original map).
+- Model randomisation (Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018): randomise the
+  top layers' weights; a faithful map must change (low rank correlation with the original map).
 """
 
 from __future__ import annotations

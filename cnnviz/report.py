@@ -114,9 +114,10 @@ def _methods_note(sections: Sequence[ReportSection]) -> str:
     return ("<h2>How to read this</h2><p class='note'>Areas at the top of the colour scale (yellow in "
             "viridis, inferno and magma; red in jet, turbo and hot) carry the most evidence for the class "
             "named under each picture; each map is scaled to its own maximum, so "
-            "compare where, not how bright. Deletion: the class probability as the brightest pixels are "
-            "blurred away first (area under the curve, lower is better); insertion: as they are revealed "
-            "(higher is better; Petsiuk et al. 2018). Confidence drop: how much less sure the model is of "
+            "compare where, not how bright. Deletion (Petsiuk et al., BMVC 2018), with blurred pixels: the "
+            "class probability as the brightest pixels are blurred away first (area under the curve, lower "
+            "is better; the paper deletes to black); insertion: as they are revealed (higher is better). "
+            "Confidence drop: how much less sure the model is of "
             "the image multiplied by the map (lower is better).</p>"
             f"<ul class='note'>{items}</ul>")
 

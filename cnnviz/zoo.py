@@ -6,9 +6,11 @@ preprocessing: caffe-style (BGR, mean subtraction), tf-style ([-1, 1]), torch-st
 mean/std) and built-in preprocessing give garbage when mixed up.
 
 Catalog figures (weights size, top-1/top-5 accuracy, parameters, depth, published CPU/GPU latency)
-are the published Keras applications table, as quoted in the lectures; MobileNetV3 and ConvNeXt
-figures come from their Keras documentation (Howard et al. 2019; Liu et al. 2022). ``None`` marks a
-figure that was not published.
+are the published Keras applications table, as quoted in the lectures; ConvNeXt figures come from
+the same table on keras.io (Liu et al. 2022; Base, Large and XLarge pretrained on ImageNet-21k) and
+MobileNetV3 figures from the table in Keras' MobileNetV3 documentation (Howard et al. 2019).
+``cnnviz.inside.catalog.figure_source`` names each model's source. ``None`` marks a figure that was
+not published.
 """
 
 from __future__ import annotations

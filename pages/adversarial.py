@@ -28,6 +28,27 @@ MAX_ZOOMS = 5
 BIG_INPUT = 160  # models with a larger input get the quick one-pixel budget by default
 ATTACK_CACHE_ENTRIES = 16
 COLOURS = {"before": "#868e96", "after": "#3b5bdb", "original": "#2b8a3e", "new": "#c92a2a"}
+HELP = {
+    "pixels": "How many pixels the attack may change (the L0 budget). Each one gets any position and "
+              "any colour.",
+    "budget": "Population x generations of differential evolution: 400 x 100 keeps 400 candidate "
+              "pixel changes and breeds 100 new generations from them (the paper's setting), at most "
+              "400 x 101 model queries; 'quick' is 100 x 20.",
+    "popsize": "Candidates kept in each generation.",
+    "maxiter": "Generations bred after the first (0: only the random first population).",
+    "onepixel_seed": "Seeds the random first population and the choices of the evolution: the same "
+                     "seed gives the same run.",
+    "epsilon": "The L-infinity budget: no colour channel of any pixel moves by more than this many "
+               "levels out of 255 (8 is 8/255, a common budget).",
+    "steps": "PGD steps, each of size 2.5 x epsilon / steps, each followed by a projection back into "
+             "the epsilon box.",
+    "pgd_seed": "Seeds PGD's random start: a uniformly random point within epsilon of the image, so "
+                "two seeds can end in different adversarial images.",
+}
+NORMS = ("**L0** counts the pixels that changed; **L2** is the length of the whole change (the square "
+         "root of the sum of the squared changes, in 0..255 levels); **L-infinity** is the largest "
+         "change of any one colour channel. A one-pixel attack has a tiny L0 and a large L-infinity; "
+         "FGSM and PGD the reverse.")
 
 
 @st.cache_data(max_entries=ATTACK_CACHE_ENTRIES, show_spinner=False)
@@ -116,35 +137,43 @@ params: dict[str, object] = {} if target == UNTARGETED else {"target": int(targe
 
 left, middle, right = st.columns(3)
 if method == "onepixel":
-    params["pixels"] = left.number_input("Pixels to change", 1, 100, 1, key="adversarial.pixels")
+    params["pixels"] = left.number_input("Pixels to change", 1, 100, 1, key="adversarial.pixels",
+                                         help=HELP["pixels"])
     default_preset = "quick" if max(height, width) > BIG_INPUT else "paper"
-    preset = middle.selectbox("Budget", [*PRESETS, "custom"], key="adversarial.preset",
+    preset = middle.selectbox("Budget (population x generations)", [*PRESETS, "custom"],
+                              key="adversarial.preset", help=HELP["budget"],
                               index=list(PRESETS).index(default_preset),
                               format_func=lambda p: f"{p} ({PRESETS[p][0]} x {PRESETS[p][1]})"
                               if p in PRESETS else "custom")
     popsize, maxiter = PRESETS.get(preset, PRESETS[default_preset])
     if preset == "custom":
-        popsize = middle.number_input("Population", 4, 2000, popsize, key="adversarial.popsize")
-        maxiter = middle.number_input("Generations", 0, 1000, maxiter, key="adversarial.maxiter")
+        popsize = middle.number_input("Population", 4, 2000, popsize, key="adversarial.popsize",
+                                      help=HELP["popsize"])
+        maxiter = middle.number_input("Generations", 0, 1000, maxiter, key="adversarial.maxiter",
+                                      help=HELP["maxiter"])
     params.update(popsize=int(popsize), maxiter=int(maxiter))
-    params["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="adversarial.seed")
+    params["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="adversarial.seed",
+                                        help=HELP["onepixel_seed"])
     with st.spinner("Measuring the model's speed..."), user_errors():
         budget = estimate_onepixel(loaded, int(popsize), int(maxiter))
     st.caption(f"At most {budget.max_queries:,} model queries: about {budget.seconds:.0f} s on this "
-               f"server ({budget.queries_per_second:.0f} images/s); the search stops as soon as the "
-               "model is fooled.")
+               f"server ({budget.queries_per_second:.0f} images/s); cnnviz stops as soon as the top "
+               "class changes (or becomes the target), earlier than the paper's rule (true class below "
+               "5 %, or target above 50 %).")
     if max(height, width) >= BIG_INPUT:
         st.info(f"One pixel rarely flips a {height}x{width} ImageNet model: Su et al. fooled "
-                "AlexNet on only about 16 % of ImageNet images with one pixel. Try 5 to 50 pixels, "
-                "or a gradient attack (FGSM, PGD), which changes every pixel a little.",
+                "AlexNet on only about 16 % of ImageNet images with one pixel (and about 68 % of "
+                "the 32x32 CIFAR-10 images on AllConv, NiN and VGG16). Try 5 to 50 pixels, or a "
+                "gradient attack (FGSM, PGD), which changes every pixel a little.",
                 icon=":material/info:")
 else:
     params["epsilon"] = left.slider("Epsilon (pixel levels out of 255)", 1, 32,
-                                    int(DEFAULT_EPSILON), key="adversarial.epsilon")
+                                    int(DEFAULT_EPSILON), key="adversarial.epsilon", help=HELP["epsilon"])
     if method == "pgd":
         params["steps"] = middle.number_input("Steps", 1, 200, DEFAULT_PGD_STEPS,
-                                              key="adversarial.steps")
-        params["seed"] = right.number_input("Seed", 0, 2**31 - 1, 0, key="adversarial.seed")
+                                              key="adversarial.steps", help=HELP["steps"])
+        params["seed"] = right.number_input("Seed (random start)", 0, 2**31 - 1, 0, key="adversarial.seed",
+                                            help=HELP["pgd_seed"])
     with st.spinner("Measuring the model's speed..."), user_errors():
         budget = estimate_gradient(loaded, int(params.get("steps", 1)), method)
     st.caption(f"{budget.max_queries} gradient steps and checks: about {budget.seconds:.1f} s.")
@@ -171,9 +200,9 @@ else:
 figures = st.columns(5)
 figures[0].metric("Model queries", f"{result.queries:,}")
 figures[1].metric("Time", f"{result.seconds:.1f} s")
-figures[2].metric("Pixels changed (L0)", f"{result.l0:,}")
-figures[3].metric("L2 (pixel units)", f"{result.l2:.1f}")
-figures[4].metric("L-infinity", f"{result.linf:.0f} / 255")
+figures[2].metric("Pixels changed (L0)", f"{result.l0:,}", help=NORMS)
+figures[3].metric("L2 (pixel units)", f"{result.l2:.1f}", help=NORMS)
+figures[4].metric("L-infinity", f"{result.linf:.0f} / 255", help=NORMS)
 
 scale = render_attack.display_scale(result.original.shape)
 marked_before, marked_after = render_attack.before_after(result, scale)
@@ -234,17 +263,31 @@ with st.expander("How to read this", expanded=False):
     st.markdown(
         "**What is shown.** An *adversarial example* is an image changed so little that a person "
         "sees the same thing, yet the model answers differently. The **one-pixel attack** "
-        "searches, by differential evolution, for a few pixels and colours that lower the "
-        "probability of the original class (or raise a chosen target); it only needs the "
-        "model's probabilities, not its gradients. **FGSM** moves every pixel by epsilon in the "
-        "direction that increases the model's loss; **PGD** repeats smaller such steps and stays "
-        "within epsilon of the original. Epsilon is in pixel levels (8 means 8/255).\n\n"
-        "**How to read it.** The images are what the model sees, at its input size. Everything "
-        "is checked again on the final 8-bit image, exactly as the downloaded PNG.\n\n"
+        "searches for a few pixels and colours that lower the probability of the original class "
+        "(or raise a chosen target); it only needs the model's probabilities, not its gradients. "
+        "It searches by *differential evolution*: keep a population of candidate changes, breed "
+        "each new candidate by adding half the difference of two others to a third, and keep it if "
+        "it fools the model more than its parent. The budget reads population x generations (the "
+        "paper's 400 x 100). **FGSM** moves every pixel by epsilon in the direction that increases "
+        "the model's loss; **PGD** starts from a random point within epsilon (the seed chooses it), "
+        "repeats smaller such steps and stays within epsilon of the original. Epsilon is in pixel "
+        "levels (8 means 8/255).\n\n"
+        f"**How to read it.** {NORMS} The images are what the model sees, at its input size. "
+        "Everything is checked again on the final 8-bit image, exactly as the downloaded PNG.\n\n"
+        "**The paper and the lecture.** The lecture quotes an early preprint (arXiv v4, February "
+        "2018): more than 40 % of ImageNet images fooled with one pixel, on AllConv, NiN and VGG. "
+        "The published paper (Su et al., IEEE TEVC 2019) reports about 68 % of the Kaggle CIFAR-10 test "
+        "images (32x32 pixels) on those three networks (AllConv, NiN and VGG16), and about 16 % of "
+        "ImageNet images on AlexNet (227x227). Its search stops early once the target class is above "
+        "50 % (targeted) or the true class below 5 % (non-targeted); cnnviz stops at the first "
+        "candidate that changes the top class (or makes the target the top class), so its results can "
+        "be less confident than the paper's. Population, generations and mutation follow the paper.\n\n"
         "**Limits.** The attack is made for this model; it may or may not transfer to others. "
         "Saving as JPEG, resizing or cropping the image changes its pixels and usually undoes it.\n\n"
         "**References.** J. Su, D. V. Vargas, K. Sakurai, *One Pixel Attack for Fooling Deep "
         "Neural Networks*, IEEE TEVC 2019 (arXiv:1710.08864). I. Goodfellow, J. Shlens, "
         "C. Szegedy, *Explaining and Harnessing Adversarial Examples*, ICLR 2015. A. Madry et al., "
-        "*Towards Deep Learning Models Resistant to Adversarial Attacks*, ICLR 2018."
+        "*Towards Deep Learning Models Resistant to Adversarial Attacks*, ICLR 2018. PGD's step size "
+        "2.5 x epsilon / steps is the rule of thumb of the MadryLab *robustness* library (L. Engstrom "
+        "et al., 2019), not a setting of Madry et al."
     )

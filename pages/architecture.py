@@ -22,8 +22,9 @@ from cnnviz.inside import (
     invariance_probe,
     layers,
     measured_catalog,
+    shrinking_after,
 )
-from cnnviz.inside.catalog import PUBLISHED_BATCH_SIZE
+from cnnviz.inside.catalog import IMAGENET_21K, PUBLISHED_BATCH_SIZE
 from cnnviz.inside.invariance import FILLS
 from cnnviz.models import LoadedModel
 from cnnviz.zoo import imagenet_models
@@ -56,6 +57,28 @@ PUBLISHED_CPU_PER_IMAGE = f"published CPU ms per image (step / {PUBLISHED_BATCH_
 PARAMETERS_AXIS = "parameters (millions, log scale)"
 LATENCY_AXIS = "CPU milliseconds per image (log scale)"
 PUBLISHED_SERIES = f"published: batch-{PUBLISHED_BATCH_SIZE} step / {PUBLISHED_BATCH_SIZE}, 92-core EPYC"
+PRETRAINED = "pretrained on"
+SOURCE = "source of the figures"
+MARK_21K = " (ImageNet-21k)"  # appended to the names of models pretrained on ImageNet-21k in the charts
+SYMBOL_21K = "diamond-open"  # their marker on the Plotly charts; a hollow diamond in the PNGs
+CATALOG_HELP = {
+    "depth": "As Keras counts it: the number of layers with weights (convolutions, batch "
+             "normalisations, Dense layers), not the number of stacked convolutions. ResNet50 has 107: "
+             "53 convolutions, 53 batch normalisations and the Dense layer.",
+    PRETRAINED: "ConvNeXt Base, Large and XLarge were pretrained on ImageNet-21k (about 14 million "
+                "images) before ImageNet-1k: their accuracy is not comparable with the others'.",
+    SOURCE: "The lecture's table is the Keras applications table; ConvNeXt rows come from the same "
+            "table on keras.io, MobileNetV3 rows from Keras' MobileNetV3 documentation.",
+}
+TABLE_HELP = {
+    "receptive field": "Side length, in input pixels, of the square (or rectangle) a unit of this layer "
+                       "can see at all: 3x3 for a first 3x3 convolution. Its effective field, where the "
+                       "pixels really matter, is much smaller (Luo et al., NeurIPS 2016).",
+    "jump": "Input pixels between two neighbouring units of this layer: each stride multiplies it.",
+    "MFLOPs": "Millions of floating-point operations for one image: 2 per multiply-add (a multiply "
+              "and an add) plus the elementwise work. Lecture 5's 15.3 billion (VGG16) and 11.3 "
+              "billion (ResNet-152) count multiply-adds, about half the FLOPs here.",
+}
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner="Measuring forward passes...")
@@ -134,15 +157,22 @@ def _catalog_frame() -> pd.DataFrame:
                 "top-5 %": e.top5,
                 "parameters M": e.params_m,
                 "depth": e.depth,
+                PRETRAINED: e.pretraining,
                 PUBLISHED_CPU: e.published_cpu_ms,
                 PUBLISHED_GPU: e.published_gpu_ms,
                 PUBLISHED_CPU_PER_IMAGE: None
                 if e.published_cpu_ms is None
                 else e.published_cpu_ms / PUBLISHED_BATCH_SIZE,
+                SOURCE: e.source,
             }
             for e in catalog()
         ]
     )
+
+
+def _help_columns(helps: dict[str, str]) -> dict[str, object]:
+    """Column settings that show a help text when the header is hovered."""
+    return {name: st.column_config.Column(help=text) for name, text in helps.items()}
 
 
 def _family_colours(frame: pd.DataFrame) -> dict[str, str]:
@@ -163,13 +193,15 @@ def _scatter(
     colours = _family_colours(frame)
     figure = go.Figure()
     for family, group in shown.groupby("family"):
+        wide = group[PRETRAINED] == IMAGENET_21K
         figure.add_scatter(
             x=group[x],
             y=group["top-1 %"],
             mode="markers",
-            marker={"color": colours[family]},
+            marker={"color": colours[family], "symbol": ["circle" if not w else SYMBOL_21K for w in wide],
+                    "size": [7 if not w else 11 for w in wide]},
             name=family,
-            text=group["model"],
+            text=[name + (MARK_21K if w else "") for name, w in zip(group["model"], wide)],
             hovertemplate=f"%{{text}}: %{{y}} %, %{{x:.3g}} {unit}<extra></extra>",
             **source,
         )
@@ -210,9 +242,13 @@ def _scatter_png(frame: pd.DataFrame, x: str, x_title: str, measured_name: str |
         series.append((measured_name, measured, {"s": 40, "marker": "x", "color": "black"}))
     for label, group, style in series:
         axes.scatter(group[x], group["top-1 %"], label=label, **style)
+        wide = group[group[PRETRAINED] == IMAGENET_21K] if PRETRAINED in group else group.iloc[:0]
+        if len(wide):
+            axes.scatter(wide[x], wide["top-1 %"], s=70, marker="D", facecolors="none",
+                         edgecolors=style["color"], linewidths=1)
         for _, item in group.iterrows():
             axes.annotate(
-                item["model"],
+                item["model"] + (MARK_21K if item.get(PRETRAINED) == IMAGENET_21K else ""),
                 (item[x], item["top-1 %"]),
                 fontsize=6,
                 xytext=(2, 2),
@@ -222,11 +258,28 @@ def _scatter_png(frame: pd.DataFrame, x: str, x_title: str, measured_name: str |
     axes.set_xlabel(x_title)
     axes.set_ylabel("ImageNet top-1 %")
     axes.legend(fontsize=6, title=PUBLISHED_SERIES if measured_name else None, title_fontsize=6)
+    figure.text(0.01, 0.01, "hollow diamond: pretrained on ImageNet-21k, then ImageNet-1k", fontsize=6)
     return figure
 
 
 def _matrix(values: np.ndarray, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(np.round(values, digits))
+
+
+def _shrinking_note(loaded: LoadedModel, layer: str) -> str:
+    """What this network really does next, when no pooling follows the convolution directly."""
+    shrinking = shrinking_after(layers(loaded), layer)
+    where = shrinking.shrinks_at
+    if shrinking.itself and where is not None:
+        return (f"No pooling layer follows this convolution: it shrinks the map itself, with a stride "
+                f"of {_per_axis(where.geometry.jump, 'x')} pixels between neighbouring units.")
+    text = "No pooling layer follows this convolution directly."
+    if shrinking.next_layer is not None:
+        text += f" Next comes {shrinking.next_layer.name} ({shrinking.next_layer.type})"
+        if where is not None and where.name != shrinking.next_layer.name:
+            text += f"; the maps first shrink at {where.name} ({where.type})"
+        text += "."
+    return text
 
 
 def _worked_convolution(model: state.ModelChoice, image: state.ImageChoice, fit: str) -> None:
@@ -311,10 +364,7 @@ def _worked_convolution(model: state.ModelChoice, image: state.ImageChoice, fit:
         )
         st.dataframe(_matrix(pooling.window, 4), hide_index=True)
     else:
-        st.caption(
-            "No pooling layer follows this convolution directly: this network shrinks its maps with "
-            "strided convolutions instead."
-        )
+        st.caption(_shrinking_note(loaded, step.layer))
     st.image(
         render_inside.enlarge(render_inside.colorize(step.feature_map), 256),
         caption=f"The whole map of filter {filter_index} after the activation: the same sum at every "
@@ -337,16 +387,19 @@ with table_tab:
     columns = st.columns(4)
     columns[0].metric("Layers", f"{len(table)}")
     columns[1].metric("Parameters", f"{table.total_params:,}")
-    columns[2].metric("Multiply-adds per image", f"{table.total_macs / 1e6:,.1f} M")
+    columns[2].metric("Multiply-adds per image", f"{table.total_macs / 1e6:,.1f} M",
+                      help="One multiply-add: a weight times an input, added to a sum. The lecture's "
+                           "'FLOPs' of VGG and ResNet (15.3 and 11.3 billion) count these.")
     height, width = table.input_size
     spatial = [row for row in table if row.geometry is not None]
     widest = spatial[-1].geometry if spatial else None
     columns[3].metric(
         "Receptive field of the last spatial layer",
         "-" if widest is None else f"{_per_axis(widest.size, 'x')} px",
+        help="Side length of the input region one unit can see at all (it may exceed the image).",
     )
     frame = _layer_frame(loaded)
-    st.dataframe(frame, hide_index=True, height=420)
+    st.dataframe(frame, hide_index=True, height=420, column_config=_help_columns(TABLE_HELP))
     st.download_button(
         "Download the table (CSV)",
         frame.to_csv(index=False).encode(),
@@ -357,11 +410,15 @@ with table_tab:
         on_click="ignore",
     )
     st.caption(
-        f"Input {height}x{width}. Receptive field: how many input pixels one unit of the layer can "
-        "see; jump: input pixels between neighbouring units; start: centre of the first unit's "
-        "field (negative when padding adds pixels outside the image). One number when rows and "
-        "columns agree; otherwise jump reads rows x columns and start reads row, column. FLOPs: 2 "
-        "per multiply-add plus the elementwise work, an estimate."
+        f"Input {height}x{width}. Receptive field: the side length, in input pixels, of the region one "
+        "unit of the layer can see at all (its effective field, where pixels really matter, is much "
+        "smaller: Luo et al., NeurIPS 2016); jump: input pixels between neighbouring units; start: "
+        "centre of the first unit's field (negative when padding adds pixels outside the image). One "
+        "number when rows and columns agree; otherwise sizes and jump read rows x columns and start "
+        "reads row, column. MFLOPs: 2 floating-point operations per multiply-add plus the elementwise "
+        "work, an estimate; the multiply-adds above are half of it. Lecture 5's 15.3 billion (VGG16) "
+        "and 11.3 billion (ResNet-152) are multiply-adds: compare them with the metric, not with this "
+        "column. Hover a column's name for its meaning."
     )
 
 with catalog_tab:
@@ -379,7 +436,7 @@ with catalog_tab:
         with user_errors(), progress.progress_bar("Building and timing", key="catalog") as bar:
             measured = _measured(tuple(chosen), int(batch), _progress=bar)
         frame = frame.merge(measured, on="model", how="left")
-    st.dataframe(frame, hide_index=True, height=360)
+    st.dataframe(frame, hide_index=True, height=360, column_config=_help_columns(CATALOG_HELP))
     measured_name = f"measured here: batch {batch}, time / {batch}"
     columns = st.columns(2)
     columns[0].plotly_chart(
@@ -414,13 +471,19 @@ with catalog_tab:
             key="catalog.download.latency",
         )
     st.caption(
-        f"Latency, in milliseconds per image on both sources. Published (dots, Keras applications "
+        f"Time per image, in milliseconds, on both sources. Published (dots, Keras applications "
         f"table): the CPU time of one inference step on a batch of {PUBLISHED_BATCH_SIZE} images on a "
-        f"92-core AMD EPYC, divided by {PUBLISHED_BATCH_SIZE} for the chart (the table keeps the step "
-        f"time; the GPU column is one batch-{PUBLISHED_BATCH_SIZE} step on an A100). Measured here "
-        f"(crosses): the median of {LATENCY_REPEATS} compiled forward passes of a batch of {batch} on "
-        f"this machine, random weights, divided by {batch}. Machines and batch sizes differ, so compare "
-        "models within one source, not a dot with a cross."
+        f"92-core AMD EPYC, divided by {PUBLISHED_BATCH_SIZE} for the chart: the time per image at "
+        f"batch {PUBLISHED_BATCH_SIZE} (the inverse of the throughput), not the latency of a single "
+        f"image (the table keeps the step time; the GPU column is one batch-{PUBLISHED_BATCH_SIZE} step "
+        f"on an A100). Measured here (crosses): the median of {LATENCY_REPEATS} compiled forward passes "
+        f"of a batch of {batch} on this machine, random weights, divided by {batch}; at batch 1 that is "
+        "the latency. Machines and batch sizes differ: compare models within one source; between the "
+        "two sources only ratios (model A against model B) carry over, never one dot against one "
+        "cross. Hollow diamonds: ConvNeXt Base, Large and XLarge, pretrained on ImageNet-21k before "
+        "ImageNet-1k, so their accuracy is not comparable with the others'. Sources: the lecture's "
+        "table (the Keras applications table), keras.io for ConvNeXt, Keras' MobileNetV3 "
+        "documentation for MobileNetV3 (column 'source of the figures')."
     )
 
 image = state.current_image()
@@ -526,24 +589,42 @@ with invariance_tab:
 with st.expander("How to read this", expanded=False):
     st.markdown(
         "**Layer table.** Every layer, in order, with its output size and parameters. The *receptive "
-        "field* grows with every convolution and pooling: a 3x3 convolution adds two *jumps*, and each "
-        "stride multiplies the jump. Three stacked 3x3 convolutions see as far as one 7x7 with fewer "
-        "weights, which is why VGG and its successors stack small kernels. A layer after global "
-        "pooling or a squeeze-and-excitation block sees the whole image. Fields are computed from the "
-        "model's graph (Araujo et al., 2019).\n\n"
+        "field* is the side length, in input pixels, of the region one unit can see. It grows with "
+        "every convolution or pooling whose window is larger than 1: a 3x3 convolution adds two "
+        "*jumps*, a 1x1 convolution adds nothing (it mixes channels at one position, lecture 4), and "
+        "each stride multiplies the jump. Three stacked 3x3 convolutions see as far as one 7x7 with "
+        "fewer weights, which is why VGG and its successors stack small kernels. A layer after global "
+        "pooling or a squeeze-and-excitation block sees the whole image: *squeeze-and-excitation* "
+        "(Hu et al., CVPR 2018) averages each channel over the whole map, passes these averages "
+        "through a small two-layer network and rescales every channel by the result, so each position "
+        "is weighted by information from everywhere. The field counts every pixel that can matter; "
+        "the *effective* receptive field, where pixels matter much, is far smaller, roughly Gaussian "
+        "around the centre (Luo et al., NeurIPS 2016). Fields are computed from the model's graph "
+        "(Araujo et al., 2019). FLOPs count 2 per multiply-add; the lecture's figures for VGG and "
+        "ResNet count multiply-adds.\n\n"
         "**Catalog.** Bigger is not always better: compare accuracy with parameters and with the time "
-        "a forward pass takes here. Published times are for a batch of 32 on a large server, so only "
-        "their ratios are comparable with ours.\n\n"
+        "per image. *Depth* is Keras' count of layers with weights (ResNet50: 107), not the number of "
+        "convolutions in a row. Published times are per batch of 32 on a large server: divided by 32 "
+        "they are the time per image at that batch size, not the latency of one image. Compare models "
+        "within one source; between the published and the measured times only ratios carry over. "
+        "ConvNeXt Base, Large and XLarge learned from ImageNet-21k first: part of their lead is more "
+        "data, not the architecture.\n\n"
         "**How a convolution works.** One output number is a weighted sum: the kernel's weights times the "
         "patch under it, added up, plus a bias, then (often) batch normalisation and an activation "
         "such as ReLU, which keeps positive values and zeroes the rest. Sliding the same kernel over "
-        "every position gives the whole feature map; pooling then keeps the largest value of each "
-        "small window (CNN Explainer, Wang et al., 2020, shows this on a toy network).\n\n"
-        "**Invariance probe.** Convolutions shift with the image, but the whole network is not "
-        "invariant: a shift of a few pixels, a rotation or a zoom can change the answer, and the "
-        "border filling matters too (Azulay & Weiss, 2019).\n\n"
+        "every position gives the whole feature map; max pooling then keeps the largest value of each "
+        "small window, average pooling its mean (CNN Explainer, Wang et al., IEEE TVCG 2021, shows "
+        "this on a toy network).\n\n"
+        "**Invariance probe.** A convolution with stride 1 shifts its output with the image. Strides "
+        "and pooling break even that: they keep one position in 2 (or more), so a shift by one pixel "
+        "can change what survives, and the whole network is not invariant: a shift of a few pixels, "
+        "a rotation or a zoom can change the answer, and the border filling matters too (Azulay and "
+        "Weiss, JMLR 2019).\n\n"
         "**References.** A. Araujo, W. Norris, J. Sim, *Computing Receptive Fields of Convolutional "
-        "Neural Networks*, Distill 2019. Z. Wang et al., *CNN Explainer*, IEEE VIS 2020. A. Azulay, "
-        "Y. Weiss, *Why do deep convolutional networks generalize so poorly to small image "
-        "transformations?*, JMLR 2019."
+        "Neural Networks*, Distill 2019. W. Luo, Y. Li, R. Urtasun, R. Zemel, *Understanding the "
+        "Effective Receptive Field in Deep Convolutional Neural Networks*, NeurIPS 2016. J. Hu, L. "
+        "Shen, G. Sun, *Squeeze-and-Excitation Networks*, CVPR 2018. Z. Wang et al., *CNN Explainer: "
+        "Learning Convolutional Neural Networks with Interactive Visualization*, IEEE TVCG 2021 (VIS "
+        "2020). A. Azulay, Y. Weiss, *Why do deep convolutional networks generalize so poorly to small "
+        "image transformations?*, JMLR 2019."
     )

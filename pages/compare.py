@@ -102,7 +102,7 @@ for row in rows:
             heatmaps.append(result)
             scores.append(engine.faithfulness_of(row, image, result))
             cell.image(render.heatmap_overlay(result, None, colormap), width="stretch",
-                       caption=f"{result.seconds:.2f} s · deletion {scores[-1].deletion:.2f} · "
+                       caption=f"{result.seconds:.2f} s · deletion (blurred) {scores[-1].deletion:.2f} · "
                                f"insertion {scores[-1].insertion:.2f}")
         if heatmaps:
             sections.append(ReportSection(row.label, top.predictions, heatmaps, scores))
@@ -121,15 +121,22 @@ if sections:
         help="One HTML file with the image, each model's top 5 and every map above; print it to PDF "
              "from the browser.")
 
-with st.expander("What comparing shows, and its limits"):
+with st.expander("How to read this"):
     st.markdown(
-        "**Methods.** Where methods agree, the evidence is robust to how it is measured; where they "
-        "disagree, at least one of them is showing its own bias (gradients are noisy, CAM maps are as "
-        "coarse as the layer's grid, occlusion depends on the patch size and fill). The deletion / "
-        "insertion figures under each map say which one the model itself agrees with (lower deletion, "
-        "higher insertion is better; Petsiuk et al., RISE, 2018).\n\n"
+        "**Methods.** Agreement between methods is not proof that a map is faithful to the model: "
+        "methods can agree because they share a bias (guided backpropagation and an edge detector draw "
+        "much the same picture whatever the model learned; Adebayo et al., NeurIPS 2018). Where they "
+        "disagree, look at why: gradients are noisy, CAM maps are as coarse as the layer's grid, "
+        "occlusion depends on the patch size and fill.\n\n"
+        "**The scores.** Under each map: deletion (Petsiuk et al., BMVC 2018), with blurred pixels: how "
+        "fast the class probability falls as the most highlighted pixels are blurred away (lower is "
+        "better); insertion: how fast it rises as they are revealed on a blurred image (higher is "
+        "better). They show how well a map ranks pixels for this model under this kind of removal. They "
+        "do not show that the model uses those pixels the same way on natural images: the partly "
+        "blurred images are unlike anything it was trained on, and such tests favour some methods over "
+        "others (Hooker et al., NeurIPS 2019, ROAR). Compare scores within one image and one model.\n\n"
         "**Models.** Each row explains that model's own top class: two models can be right for "
         "different reasons, or both wrong in the same place. Models with random weights show the "
-        "architecture's bias only (Adebayo et al., Sanity Checks for Saliency Maps, 2018).\n\n"
+        "architecture's bias only (Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018).\n\n"
         "**Scale.** Every map is scaled to its own maximum: compare where the bright areas are, not "
         "how bright they are.")

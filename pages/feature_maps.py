@@ -31,6 +31,16 @@ SORT_LABELS = {
     "active": "most often active first",
     "index": "layer order",
 }
+BRIGHTNESS_HELP = (
+    "Each tile its own: every tile runs from its channel's own minimum (dark) to its own maximum "
+    "(bright), so a weak channel looks as bright as a strong one. One scale for all: the whole "
+    "layer's minimum and maximum, so strengths compare across tiles."
+)
+ACTIVE_HELP = (
+    "Share of the map's positions where the channel is above zero: after a ReLU, where it fires at "
+    "all. On layers without a ReLU (batch normalisation, additions) the values are signed, and "
+    "'active' only means positive."
+)
 
 
 @st.cache_resource(
@@ -91,6 +101,7 @@ with maps_tab:
         horizontal=True,
         key="features.scale",
         format_func={"channel": "each tile its own", "layer": "one scale for all"}.get,
+        help=BRIGHTNESS_HELP,
     )
     maps = result[layer]
     page = _page_choice(maps.channels, PAGE_SIZE, "features.page")
@@ -99,7 +110,13 @@ with maps_tab:
     height, width = maps.maps.shape[:2]
     st.caption(
         f"{layer}: {maps.channels} channels of {height}x{width}; showing {len(channels)} "
-        f"({SORT_LABELS[sort]}). All {len(names)} layers came from one forward pass."
+        f"({SORT_LABELS[sort]}). All {len(names)} layers came from one forward pass. "
+        + (
+            "Each tile has its own scale: bright is the channel's own maximum, however weak; dark is "
+            "its own minimum, which is negative on layers without a ReLU."
+            if scale == "channel"
+            else "One scale for all tiles: bright is the layer's largest value, dark its smallest."
+        )
     )
     grid = render_inside.feature_map_grid(maps.maps, channels, cell=CELL, columns=8, scale=scale)
     st.image(grid, width="content")
@@ -125,7 +142,7 @@ with maps_tab:
     )
     columns[2].metric("Mean", f"{maps.mean[channel]:.4g}")
     columns[2].metric("Max", f"{maps.max[channel]:.4g}")
-    columns[2].metric("Active positions", f"{100 * maps.active[channel]:.0f} %")
+    columns[2].metric("Active positions", f"{100 * maps.active[channel]:.0f} %", help=ACTIVE_HELP)
     download_png(
         "Download the overlay (PNG)",
         overlay,
@@ -224,10 +241,16 @@ with st.expander("How to read this", expanded=False):
         "input matches the filter's pattern, the output is large. Each output channel is therefore "
         "a map of *where* one pattern occurs (Zeiler & Fergus, 2014). Early layers respond to edges "
         "and colours, deeper ones to parts and textures, and their maps get coarser because pooling "
-        "and strides shrink them. Bright means strongly active; after a ReLU, dark means exactly zero. "
-        "Many channels are silent for a given image: they look for something that is not there.\n\n"
+        "and strides shrink them. With *each tile its own* brightness, bright is the channel's own "
+        "maximum, however weak, and dark its own minimum: zero after a ReLU, negative on layers without "
+        "one. *One scale for all* shows which channels are really strong. *Active positions* is the "
+        "share of positions above zero. Many channels are silent for a given image: they look for "
+        "something that is not there.\n\n"
         "**Filters.** The first layer reads colours directly, so its kernels can be drawn as small "
-        "colour pictures: most become edge, bar and colour-blob detectors (Krizhevsky et al., 2012). "
+        "colour pictures. Large first kernels, such as the 7x7 ones of ResNet50 and DenseNet, become "
+        "readable edge, bar and colour-blob detectors (Krizhevsky et al., 2012, showed them on AlexNet's "
+        "11x11). The 3x3 first kernels of VGG, MobileNet and EfficientNet are too small to read that "
+        "way: edges and blobs only emerge from several stacked layers. "
         "Deeper kernels read feature maps, not colours, so they are shown as one small grid per input "
         "channel; they are hard to read alone, which is why the Activation maximization page asks "
         "the network instead what image a channel wants.\n\n"

@@ -24,6 +24,24 @@ COLUMNS = 3
 OTHER_CLASS = -1
 DEFAULT_METHODS = ["gradcam", "gradcam++", "occlusion"]
 TUNABLE = ("occlusion", "scorecam", "smoothgrad", "integrated_gradients")  # methods with settings here
+CLASS_HELP = ("The class whose evidence the maps show: one of the model's top 5, or any class. A map "
+              "of a class the model did not choose shows what in the image speaks for that class.")
+LAYER_HELP = ("The layer whose feature maps the CAM methods weight (CAM, Grad-CAM, Grad-CAM++, "
+              "Score-CAM, Layer-CAM, Guided Grad-CAM); the pixel methods ignore it. Later layers see "
+              "more of the image on a coarser grid (7 x 7 on most ImageNet models), earlier ones a "
+              "finer grid of simpler features. Default: the last layer with a spatial grid before "
+              "global pooling.")
+FILL_HELP = ("What a hidden patch shows instead of the image. mean: the image's mean colour (closest "
+             "to 'no information'); grey: mid grey (128); blur: a blurred copy of the image, which "
+             "removes detail but keeps colour; zero: black. A grey or black square can look like an "
+             "object of its own, so compare two fills before trusting a map.")
+BASELINE_HELP = ("Where the path starts: an image meant to carry no evidence. black (0), grey (128) or "
+                 "white (255) everywhere; blur: a blurred copy (keeps colours, removes edges); noise: "
+                 "random pixels. A pixel equal to the baseline gets no credit (a black object with the "
+                 "black baseline), so try two baselines.")
+STEPS_HELP = ("Points on the path from the baseline to the image. The attributions add up to the change "
+              "of the class logit only as the steps grow: the figure under the map shows how close "
+              "this run came.")
 
 
 def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
@@ -36,7 +54,8 @@ def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
                                                           key="heatmaps.patch")),
                 "stride": int(columns[1].number_input("Stride (px)", 1, side, stride, key="heatmaps.stride")),
                 "fill": columns[2].selectbox("Fill", occlusion.FILLS, key="heatmaps.fill",
-                                             index=occlusion.FILLS.index(occlusion.DEFAULTS["fill"]))}
+                                             index=occlusion.FILLS.index(occlusion.DEFAULTS["fill"]),
+                                             help=FILL_HELP)}
     if name == "scorecam":
         top_k = int(columns[0].number_input(
             "Top-k channels (0 = all)", 0, 4096, 0, key="heatmaps.top_k",
@@ -50,14 +69,25 @@ def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
     if name == "integrated_gradients":
         return {"steps": int(columns[0].number_input("Steps", 1, integrated_gradients.MAX_STEPS,
                                                      integrated_gradients.DEFAULT_STEPS,
-                                                     key="heatmaps.steps")),
+                                                     key="heatmaps.steps", help=STEPS_HELP)),
                 "baseline": columns[1].selectbox("Baseline", integrated_gradients.BASELINES,
-                                                 key="heatmaps.baseline")}
+                                                 key="heatmaps.baseline", help=BASELINE_HELP)}
     return {}
 
 
 def _badge(scores: Faithfulness) -> str:
-    return f"deletion {scores.deletion:.2f} · insertion {scores.insertion:.2f}"
+    return f"deletion (blurred) {scores.deletion:.2f} · insertion {scores.insertion:.2f}"
+
+
+def _completeness(result: Heatmap) -> None:
+    """Integrated Gradients' completeness: its attributions' sum against the change of the logit."""
+    check = integrated_gradients.completeness(loaded, result)
+    off = f"{100 * check.relative_gap:.0f} % off"
+    st.caption(f"Completeness: attributions add up to {check.attribution_sum:.3g}; the class logit "
+               f"changes by {check.logit_difference:.3g} from the baseline to the image ({off}).")
+    if not check.enough_steps:
+        st.caption(f":orange[More than {100 * integrated_gradients.COMPLETENESS_TOLERANCE:.0f} % off: "
+                   f"try more steps than {check.steps} (Sundararajan et al. needed 20 to 300).]")
 
 
 st.title("Heatmaps")
@@ -78,15 +108,15 @@ chosen = columns[0].multiselect("Methods", list(METHODS), default=DEFAULT_METHOD
                                 format_func=lambda name: METHODS[name].title)
 options = [p.class_index for p in predictions] + [OTHER_CLASS]
 probability = {p.class_index: p.probability for p in predictions}
-choice = columns[1].selectbox("Class to explain", options, key="heatmaps.class", format_func=lambda c: (
+choice = columns[1].selectbox("Class to explain", options, key="heatmaps.class", help=CLASS_HELP,
+                              format_func=lambda c: (
     "another class..." if c == OTHER_CLASS else f"{loaded.class_names[c]} ({100 * probability[c]:.1f} %)"))
 if choice == OTHER_CLASS:
     choice = columns[1].selectbox("Search a class", range(loaded.num_classes), key="heatmaps.any_class",
                                   format_func=lambda c: f"{c}: {loaded.class_names[c]}")
 class_index = int(choice)
 layer = columns[2].selectbox("Layer (CAM methods)", layers, index=layers.index(default_layer),
-                             key="heatmaps.layer",
-                             help="Default: the last layer with a spatial grid before global pooling.")
+                             key="heatmaps.layer", help=LAYER_HELP)
 columns = st.columns([2, 2, 3])
 colormap = columns[0].selectbox("Colour map", list(render.COLORMAPS), key="heatmaps.colormap")
 opacity = columns[1].slider("Opacity", 0.0, 1.0, render.DEFAULT_OPACITY, step=0.05, key="heatmaps.opacity")
@@ -149,6 +179,8 @@ for position, name in enumerate(shown, start=1):
             scores[name] = engine.faithfulness_of(model, image, result)
             st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")
             st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
+            if name == "integrated_gradients":
+                _completeness(result)
         download_png("Download (PNG)",
                      lambda r=result: render.heatmap_overlay(r, original, colormap, opacity),
                      file_name=f"{name}-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
@@ -180,17 +212,22 @@ if model.random_weights:
     st.warning("This model has random weights: its heatmaps explain nothing learned.",
                icon=":material/shuffle:")
 
-with st.expander("What each method shows, and its limits", expanded=False):
+with st.expander("How to read this", expanded=False):
     for name in chosen:
         method = METHODS[name]
         st.markdown(f"**{method.title}.** {method.about} *({method.citation})*")
     st.markdown(
-        "**The badge.** Deletion: the class probability as the most highlighted pixels are blurred away "
-        "first, area under the curve (lower is better). Insertion: the same while they are revealed on a "
-        "blurred image (higher is better) (Petsiuk et al., RISE, 2018). Confidence drop: how much less "
-        "sure the model is of the image multiplied by the map (lower is better; Chattopadhay et al., "
-        "2018).\n\n"
+        "**The badge.** Deletion (Petsiuk et al., BMVC 2018), with blurred pixels: the class "
+        "probability as the most highlighted pixels are replaced by a blurred copy, most important "
+        "first, area under the curve (lower is better). The paper deletes to black; cnnviz blurs, because "
+        "scattered black pixels are a strong signal of their own. Insertion: the same while the pixels "
+        "are revealed on a blurred image (higher is better). Confidence drop: how much less sure the "
+        "model is of the image multiplied by the map (lower is better; Chattopadhay et al., WACV 2018). "
+        "These scores feed the model images unlike any it was trained on, which favours some methods "
+        "(Hooker et al., NeurIPS 2019): read them as a hint, not a verdict.\n\n"
         "**In general.** A heatmap shows where the evidence is, not what it is or why. Bright areas are "
-        "relative to the rest of this map only: every map is scaled to its own maximum. Maps of different "
-        "classes can look alike when the model looks at the same object for both."
+        "relative to the rest of this map only: every map is scaled to its own maximum. Gradient saliency, "
+        "SmoothGrad and Integrated Gradients draw magnitudes: their bright pixels include evidence "
+        "against the class as well as for it. Maps of different classes can look alike when the model "
+        "looks at the same object for both."
     )

@@ -23,6 +23,21 @@ MAX_TARGETS = 8
 RESULT_CACHE_ENTRIES = 16
 GALLERY_CELL = 192
 METHOD_LABELS = {"fourier": "Feature Visualization (Olah 2017)", "pixel": "Plain pixel ascent (Erhan 2009)"}
+# What each regulariser and the learning rate do (the images are in [0, 1]; each weight 0 = off).
+HELP = {
+    "diversity": "With several images per target: a penalty on how alike their feature statistics "
+                 "(Gram matrices of the layer) are, so that the images show different things the "
+                 "target responds to (Olah et al., 2017).",
+    "tv": "Total variation: the mean difference between neighbouring pixels. A penalty on it smooths "
+          "the image and removes high-frequency noise (Mahendran and Vedaldi, 2015).",
+    "blur": "A penalty on the distance between the image and a blurred copy of itself: like total "
+            "variation, it favours smooth images.",
+    "l1": "A penalty on the mean absolute distance of the pixels from mid grey: keeps most of the "
+          "image grey, so only the pixels that matter move.",
+    "l2": "A penalty on the mean squared distance from mid grey: keeps colours away from the extremes.",
+    "rate": "The size of each Adam step on the image's parameters. Too large: noisy, saturated images; "
+            "too small: little changes in the given steps. 0.05 is Lucid's default.",
+}
 DEMO_SET_SIZES = (32, 64, 128, 256)
 EXAMPLE_CELL = 160
 
@@ -147,14 +162,21 @@ with optimise_tab:
     with st.expander("Regularisers and learning rate"):
         columns = st.columns(3)
         diversity = columns[0].number_input(
-            "Diversity (with several images per target)", 0.0, 100.0, 0.0, step=0.5, key="maximize.diversity"
+            "Diversity (with several images per target)", 0.0, 100.0, 0.0, step=0.5, key="maximize.diversity",
+            help=HELP["diversity"],
         )
         total_variation = columns[1].number_input(
-            "Total variation", 0.0, 100.0, 0.0, step=0.1, key="maximize.tv"
+            "Total variation", 0.0, 100.0, 0.0, step=0.1, key="maximize.tv", help=HELP["tv"]
         )
-        blur = columns[2].number_input("Blur", 0.0, 100.0, 0.0, step=0.1, key="maximize.blur")
-        l1 = columns[0].number_input("L1 (distance from grey)", 0.0, 100.0, 0.0, step=0.1, key="maximize.l1")
-        l2 = columns[1].number_input("L2 (distance from grey)", 0.0, 100.0, 0.0, step=0.1, key="maximize.l2")
+        blur = columns[2].number_input(
+            "Blur", 0.0, 100.0, 0.0, step=0.1, key="maximize.blur", help=HELP["blur"]
+        )
+        l1 = columns[0].number_input(
+            "L1 (distance from grey)", 0.0, 100.0, 0.0, step=0.1, key="maximize.l1", help=HELP["l1"]
+        )
+        l2 = columns[1].number_input(
+            "L2 (distance from grey)", 0.0, 100.0, 0.0, step=0.1, key="maximize.l2", help=HELP["l2"]
+        )
         rate = columns[2].number_input(
             "Adam learning rate",
             0.001,
@@ -163,6 +185,7 @@ with optimise_tab:
             step=0.01,
             format="%.3f",
             key="maximize.rate",
+            help=HELP["rate"],
         )
     penalties = (
         ("blur", float(blur)),

@@ -25,7 +25,9 @@ from cnnviz.progress import ProgressCallback, report
 #: A common L-infinity budget for 0..255 images (Madry et al., 2018, CIFAR-10: 8/255).
 DEFAULT_EPSILON = 8.0
 DEFAULT_PGD_STEPS = 10
-#: PGD step size as a multiple of epsilon / steps (Madry et al., 2018, use 2.5 * epsilon / steps).
+#: PGD step size as a multiple of epsilon / steps: the 2.5 * epsilon / steps rule of thumb of the
+#: MadryLab ``robustness`` library (Engstrom et al., 2019), which lets the steps cross the ball from
+#: any start. Madry et al. (2018) fixed theirs per data set instead (CIFAR-10: 7 steps of 2/255).
 STEP_SIZE_FACTOR = 2.5
 MAX_EPSILON = 255.0
 
@@ -113,8 +115,8 @@ def pgd(loaded_model: LoadedModel, image: np.ndarray, *, epsilon: float = DEFAUL
         progress: ProgressCallback | None = None) -> AttackResult:
     """Projected gradient descent (Madry et al., 2018) in the L-infinity ball of radius epsilon.
 
-    ``step_size`` defaults to 2.5 * epsilon / steps; ``random_start`` begins at a uniform point of
-    the ball (seeded by ``seed``).
+    ``step_size`` defaults to 2.5 * epsilon / steps (the ``robustness`` library's rule of thumb);
+    ``random_start`` begins at a uniform point of the ball (seeded by ``seed``).
     """
     epsilon = check_epsilon(epsilon)
     steps = check_int("steps", steps, 1)

@@ -2,10 +2,13 @@
 IEEE TEVC 2019, arXiv:1710.08864): change a few pixels, found by differential evolution.
 
 Each candidate is ``(row, column, r, g, b)`` per attacked pixel, in raw pixel space (0..255) at the
-model's input resolution. Defaults follow the paper: population 400, up to 100 generations after
+model's input resolution. The search settings follow the paper: population 400, up to 100 generations after
 the first, DE/rand/1 with F = 0.5 and no crossover, positions uniform and colours from N(128, 127)
 clipped to 0..255 in the first generation; fitness p(true class) untargeted, 1 - p(target)
-targeted; the search stops as soon as a candidate fools the model (checked batch by batch).
+targeted. Stopping rule: cnnviz stops as soon as a candidate changes the top class (untargeted) or
+makes the target the top class (checked batch by batch); the paper's early stop is a probability
+threshold instead (the target class above 50 % for targeted attacks, the true class below 5 % for
+non-targeted ones), so cnnviz's adversarial images may be less confident than the paper's.
 Each batch of candidates is built in uint8 and cast inside the model's compiled forward function.
 """
 

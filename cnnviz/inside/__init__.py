@@ -4,7 +4,15 @@ invariance probe. Every function takes a ``LoadedModel`` first and returns a fro
 drawing lives in :mod:`cnnviz.render.inside`.
 """
 
-from cnnviz.inside.architecture import Geometry, LayerInfo, LayerTable, layers, receptive_field
+from cnnviz.inside.architecture import (
+    Geometry,
+    LayerInfo,
+    LayerTable,
+    Shrinking,
+    layers,
+    receptive_field,
+    shrinking_after,
+)
 from cnnviz.inside.catalog import CatalogEntry, Latency, catalog, measure_latency, measured_catalog
 from cnnviz.inside.convolution import ConvolutionStep, PoolingStep, explain_convolution
 from cnnviz.inside.features import FeatureMaps, LayerMaps, feature_maps
@@ -43,5 +51,7 @@ __all__ = [
     "measure_latency",
     "measured_catalog",
     "receptive_field",
+    "shrinking_after",
+    "Shrinking",
     "top_activating",
 ]

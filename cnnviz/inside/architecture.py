@@ -329,3 +329,41 @@ def _flops(operation: Any, inputs: list[Any], output: Any, macs: int) -> int:
     if name in ("InputLayer", "Reshape", "Flatten", "Dropout", "ZeroPadding2D", "Cropping2D"):
         return 0
     return out_elements * ELEMENTWISE_FLOPS.get(name, 1)
+
+
+@dataclass(frozen=True)
+class Shrinking:
+    """What follows a layer, for telling a student where the maps first get smaller."""
+
+    next_layer: LayerInfo | None  # the first layer reading this one's output
+    shrinks_at: LayerInfo | None  # the first layer downstream whose units are further apart
+    itself: bool  # the layer itself strides (its jump is larger than its input's)
+
+
+def _jump(row: LayerInfo) -> float:
+    return max(row.geometry.jump) if row.geometry is not None else math.inf
+
+
+def shrinking_after(table: LayerTable, name: str) -> Shrinking:
+    """Where the feature maps first shrink at or after layer ``name``: the layer itself (a strided
+    convolution), or the first layer down its chain of consumers that strides or pools (VGG16's
+    block1_conv1 -> block1_conv2 -> block1_pool)."""
+    row = table.row(name)
+    consumers: dict[str, list[LayerInfo]] = {}
+    for other in table:
+        for source in other.inputs:
+            consumers.setdefault(source, []).append(other)
+    known = {other.name for other in table}
+    feeding = [table.row(source) for source in row.inputs if source in known]
+    before = min((_jump(source) for source in feeding), default=1.0)
+    if _jump(row) > before:
+        return Shrinking(None, row, itself=True)
+    following = consumers.get(name, [])
+    next_layer = following[0] if following else None
+    current = next_layer
+    while current is not None:
+        if _jump(current) > _jump(row):
+            return Shrinking(next_layer, current, itself=False)
+        after = consumers.get(current.name, [])
+        current = after[0] if after else None
+    return Shrinking(next_layer, None, itself=False)

@@ -1,10 +1,20 @@
 """The model catalog: published figures of the Keras applications beside latency measured here.
 
 Published figures (accuracy, parameters, depth, CPU/GPU time per inference step) come from
-:mod:`cnnviz.zoo` (the Keras applications table). Keras measured them as the average time of one step
-of a batch of 32 on a 92-core AMD EPYC CPU or an A100 GPU; cnnviz measures the median time of a
-compiled forward pass on this machine for the batch size asked for, with random weights (the time
-of a forward pass does not depend on the weight values, and nothing has to be downloaded).
+:mod:`cnnviz.zoo`; each entry names its source (:func:`figure_source`): the Keras applications table
+as lecture 1 quotes it, the same table on keras.io for ConvNeXt (which the lecture predates), and the
+table in Keras' MobileNetV3 documentation (not in the applications table). ``tests/data/
+catalog_sources.tsv`` holds those rows and a test keeps the catalog equal to them. Keras measured the
+times as the average of one step of a batch of 32 on a 92-core AMD EPYC CPU or an A100 GPU: divided
+by 32 that is the time per image at batch 32 (the inverse of the throughput), not the latency of one
+image. cnnviz measures the median time of a compiled forward pass on this machine for the batch size
+asked for, with random weights (the time of a forward pass does not depend on the weight values,
+and nothing has to be downloaded). Depth, as Keras counts it, is the number of layers with weights
+(ResNet50: 53 convolutions, 53 batch normalisations and the Dense layer make 107).
+
+ConvNeXt Base, Large and XLarge were pretrained on ImageNet-21k (about 14 million images, 21,841
+classes) and then fine-tuned on ImageNet-1k (Keras' ConvNeXt documentation): their top-1 is not
+comparable with that of models trained on ImageNet-1k alone.
 """
 
 from __future__ import annotations
@@ -26,6 +36,28 @@ WARMUP_CALLS = 2  # the first call traces and compiles; the second warms caches
 PUBLISHED_BATCH_SIZE = 32
 MAX_REPEATS = 1000
 MAX_BATCH_SIZE = 256
+
+LECTURE_TABLE = "Keras applications table, as quoted in lecture 1"
+KERAS_IO_TABLE = "keras.io applications table (ConvNeXt rows; not in the lecture)"
+MOBILENET_V3_DOCS = "Keras MobileNetV3 documentation (table of its docstring; not in the lecture)"
+IMAGENET_1K = "ImageNet-1k"
+IMAGENET_21K = "ImageNet-21k, then fine-tuned on ImageNet-1k"
+#: Pretrained on ImageNet-21k before ImageNet-1k (Keras' ConvNeXt documentation).
+PRETRAINED_ON_21K = frozenset({"ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge"})
+
+
+def figure_source(name: str) -> str:
+    """Where the published figures of a catalog model come from."""
+    if name.startswith("ConvNeXt"):
+        return KERAS_IO_TABLE
+    if name.startswith("MobileNetV3"):
+        return MOBILENET_V3_DOCS
+    return LECTURE_TABLE
+
+
+def pretraining(name: str) -> str:
+    """The data the published weights were trained on."""
+    return IMAGENET_21K if name in PRETRAINED_ON_21K else IMAGENET_1K
 
 
 @dataclass(frozen=True)
@@ -56,7 +88,13 @@ class CatalogEntry:
     depth: int | None
     published_cpu_ms: float | None  # per step of a batch of 32 (Keras table)
     published_gpu_ms: float | None
+    source: str = LECTURE_TABLE  # where the published figures come from
+    pretraining: str = IMAGENET_1K  # what the published weights were trained on
     measured: Latency | None = None
+
+    @property
+    def pretrained_on_21k(self) -> bool:
+        return self.pretraining == IMAGENET_21K
 
 
 def _entry(spec: ModelSpec) -> CatalogEntry:
@@ -71,6 +109,8 @@ def _entry(spec: ModelSpec) -> CatalogEntry:
         depth=spec.depth,
         published_cpu_ms=spec.cpu_ms,
         published_gpu_ms=spec.gpu_ms,
+        source=figure_source(spec.name),
+        pretraining=pretraining(spec.name),
     )
 
 

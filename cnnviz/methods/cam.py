@@ -1,7 +1,8 @@
 """CAM (Zhou et al., 2016): the class's Dense weights applied to the maps that global pooling averages.
 
 Exact for models whose head is global average pooling then one Dense layer (the demo model,
-ResNets, MobileNets, DenseNets, EfficientNets); no gradients needed.
+ResNets, MobileNetV2, DenseNets, EfficientNets); no gradients needed. Keras' MobileNet and
+MobileNetV3 do not qualify: after their pooling come 1x1 convolutions, not a Dense layer.
 """
 
 from __future__ import annotations

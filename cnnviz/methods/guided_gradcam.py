@@ -24,5 +24,5 @@ METHOD = Method(
     citation="Selvaraju et al., Grad-CAM, ICCV 2017 (guided backpropagation: Springenberg et al., 2015)",
     about=("Fine pixel detail from guided backpropagation, kept only where Grad-CAM points. Sharp and "
            "readable, but guided backpropagation is known to reconstruct edges of the image whatever "
-           "the model learned (Adebayo et al., 2018): trust the Grad-CAM part for 'where'."),
+           "the model learned (Adebayo et al., NeurIPS 2018): trust the Grad-CAM part for 'where'."),
 )

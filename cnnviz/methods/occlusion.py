@@ -153,6 +153,8 @@ METHOD = Method(
     progress=True,
     citation="Zeiler and Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014",
     about=("Hides one patch of the image at a time and measures how much the class probability drops: "
-           "bright where hiding the image hurts the model most. Model-agnostic and easy to trust, but "
-           "blocky (patch size) and slow (one model run per patch position); the fill colour matters."),
+           "bright where hiding the image hurts the model most. Model-agnostic and easy to interpret, "
+           "but the answer depends on the fill and the patch size, it misses evidence that appears "
+           "twice (hiding one copy leaves the other), and it is blocky (patch size) and slow (one model "
+           "run per patch position)."),
 )

@@ -22,5 +22,6 @@ METHOD = Method(
     citation="Simonyan et al., Deep Inside Convolutional Networks, ICLR Workshops 2014",
     about=("How much each pixel, changed a little, would change the class score. Pixel-sharp but "
            "noisy, and it shows sensitivity rather than evidence: an edge the model reacts to lights "
-           "up even if it did not drive the decision."),
+           "up even if it did not drive the decision. The map draws the gradient's magnitude, so a "
+           "bright pixel may push against the class as much as for it."),
 )

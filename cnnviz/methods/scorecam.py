@@ -4,8 +4,9 @@ Each activation map is upsampled, scaled to [0, 1] and multiplied with the netwo
 preprocessed image, as in the authors' code: masked-out pixels become the preprocessing's zero, the
 mean colour for mean-centred models, black for models taking 0..255 or 0..1); the masked images go
 through the model in batches, and the class probability of each becomes its channel's weight.
-``top_k`` keeps only the k channels with the largest spatial standard deviation, as Faster Score-CAM
-does (Wang et al., 2020, "SS-CAM"/"Faster Score-CAM" variants; tf-keras-vis ``max_N``).
+``top_k`` keeps only the k channels with the largest spatial standard deviation: "Faster Score-CAM",
+an unpublished speed-up from a Keras reimplementation (github.com/tabayashi0117/Score-CAM), which
+tf-keras-vis offers as ``max_N``; it is not in the Score-CAM paper nor in SS-CAM.
 """
 
 from __future__ import annotations
@@ -99,5 +100,7 @@ METHOD = Method(
     citation="Wang et al., Score-CAM, CVPR Workshops 2020",
     about=("Shows the image to the model through each feature map used as a mask and weights the map "
            "by how confident the model stays. No gradients, so less noisy, but one model run per "
-           "channel (hundreds): slow. 'top_k' keeps only the most varied channels (Faster Score-CAM)."),
+           "channel, and the default layers of the ImageNet models have 512 (VGG) to 4032 "
+           "(NASNetLarge) channels, 1280 on MobileNetV2: slow. 'top_k' keeps only the most varied "
+           "channels (Faster Score-CAM, a speed-up from a public reimplementation, not from the paper)."),
 )

@@ -1,4 +1,5 @@
-"""SmoothGrad (Smilkov et al., 2017): pixel gradients averaged over noisy copies of the image.
+"""SmoothGrad (Smilkov et al., arXiv 2017; ICML 2017 visualization workshop): pixel gradients
+averaged over noisy copies of the image.
 
 The noisy copies are laid out on the batch axis, ``batch_size`` per compiled call (this bounds the
 memory), not computed one by one.
@@ -66,8 +67,11 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
 
 METHOD = Method(
     name="smoothgrad", title="SmoothGrad", compute=smoothgrad, uses_layer=False, defaults=DEFAULTS,
-    check=check, progress=True, citation="Smilkov et al., SmoothGrad: removing noise by adding noise, 2017",
+    check=check, progress=True,
+    citation=("Smilkov et al., SmoothGrad: removing noise by adding noise, arXiv 2017 "
+              "(ICML Workshop on Visualization for Deep Learning)"),
     about=("Gradient saliency averaged over many noisy copies of the image, which washes out the "
-           "speckle and keeps what the model consistently reacts to. Still sensitivity, not evidence; "
-           "costs one model run per copy."),
+           "speckle and keeps what the model consistently reacts to. Still sensitivity, not evidence, "
+           "and drawn as a magnitude (bright may mean for or against the class); costs one model run "
+           "per copy."),
 )
