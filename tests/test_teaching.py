@@ -30,8 +30,11 @@ from cnnviz.models import LoadedModel, load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "tests" / "data" / "catalog_sources.tsv"
-#: The lecture decks live beside the worktrees here (not in the repository): CNNVIZ_LECTURES overrides.
-LECTURES = Path(os.environ.get("CNNVIZ_LECTURES", REPO.parent.parent / "shared" / "lectures"))
+#: The lecture decks live beside the checkout here (../shared, or ../../shared from a worktree), not in
+#: the repository; CNNVIZ_LECTURES overrides.
+LECTURES = Path(os.environ.get("CNNVIZ_LECTURES") or next(
+    (folder / "shared" / "lectures" for folder in (REPO.parent, REPO.parent.parent)
+     if (folder / "shared" / "lectures").is_dir()), REPO.parent / "shared" / "lectures"))
 LECTURE_TABLE_FILE = "01-visualization-tools-and-keras-applications.txt"
 SOURCE_NAMES = {"lecture": LECTURE_TABLE, "keras.io": KERAS_IO_TABLE, "keras-mobilenet-v3": MOBILENET_V3_DOCS}
 PAGES = ("adversarial", "architecture", "compare", "feature_maps", "heatmaps", "maximize", "predict")
