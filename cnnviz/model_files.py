@@ -2,8 +2,9 @@
 their heads and labels. :func:`cnnviz.models.load_model_file` puts the pieces together.
 
 - Keras 2 .h5 files (tf.keras, TensorFlow 2.15 and earlier; Teachable Machine's Keras export) hold
-  layer configs Keras 3 refuses: DepthwiseConv2D's ``groups`` (keras-team/keras#19151). The layers
-  in :data:`KERAS2_COMPATIBLE` drop those keys; loading stays in safe mode (no code is run).
+  layer configs Keras 3 refuses: DepthwiseConv2D's ``groups`` (keras-team/keras#19151),
+  BatchNormalization's list ``axis``. :data:`KERAS2_REPAIRS` fixes them in a copy of the file's
+  config (nested models too); loading stays in safe mode (no code is run).
 - A SavedModel folder, zipped for upload, is called through ``keras.layers.TFSMLayer`` (its
   ``serving_default`` signature); its inside is opaque, so only the methods working on input pixels
   apply to it.
@@ -22,7 +23,7 @@ import shutil
 import tempfile
 import weakref
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,26 +43,63 @@ _PROBABILITY_TOLERANCE = 1e-3
 
 
 # --- Keras 2 configs -------------------------------------------------------------------------------
-class _Keras2DepthwiseConv2D(keras.layers.DepthwiseConv2D):
-    """DepthwiseConv2D reading tf.keras configs, which carry ``groups`` (always 1) that Keras 3 rejects."""
-
-    def __init__(self, *args: Any, groups: int = 1, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Any:
-        config = dict(config)
-        config.pop("groups", None)
-        return keras.layers.DepthwiseConv2D.from_config(config)
+def _drop_groups(config: dict[str, Any]) -> None:
+    config.pop("groups", None)  # tf.keras wrote groups=1 for DepthwiseConv2D; Keras 3 has no such argument
 
 
-#: Keras layer classes that read their Keras 2 (tf.keras <= 2.15) configs through a shim.
-KERAS2_COMPATIBLE: dict[str, Any] = {"DepthwiseConv2D": _Keras2DepthwiseConv2D}
+def _axis_as_int(config: dict[str, Any]) -> None:
+    axis = config.get("axis")
+    if isinstance(axis, list) and len(axis) == 1:  # tf.keras wrote [3]; Keras 3 takes 3
+        config["axis"] = int(axis[0])
+
+
+def _single_endpoints(config: dict[str, Any]) -> None:
+    """tf.keras wrote one input/output as [[name, 0, 0]], which Keras 3 reads as a list of one tensor
+    (a nested model then hands a list to the next layer); write it as [name, 0, 0]."""
+    for key in ("input_layers", "output_layers"):
+        value = config.get(key)
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+            config[key] = value[0]
+
+
+#: Keras 2 (tf.keras <= 2.15) layer configs that Keras 3 refuses, by class name, with their repair.
+KERAS2_REPAIRS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "DepthwiseConv2D": _drop_groups,
+    "BatchNormalization": _axis_as_int,
+    "Functional": _single_endpoints,
+    "Model": _single_endpoints,
+}
+
+
+def repair_keras2_config(node: Any) -> Any:
+    """The model config with every known Keras 2 difference repaired, nested models included (in place)."""
+    if isinstance(node, dict):
+        repair = KERAS2_REPAIRS.get(str(node.get("class_name")))
+        if repair is not None and isinstance(node.get("config"), dict):
+            repair(node["config"])
+        for value in node.values():
+            repair_keras2_config(value)
+    elif isinstance(node, list):
+        for value in node:
+            repair_keras2_config(value)
+    return node
 
 
 def read_keras_file(path: Path) -> keras.Model:
-    """A .keras or .h5 file, Keras 2 configs included, with safe mode on."""
-    return keras.models.load_model(path, compile=False, safe_mode=True, custom_objects=KERAS2_COMPATIBLE)
+    """A .keras or .h5 file, with safe mode on; an .h5 file's config is repaired first (a copy)."""
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    import h5py
+
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "model.h5"
+        shutil.copyfile(path, copy)
+        with h5py.File(copy, "r+") as file:
+            raw = file.attrs.get("model_config")
+            if raw is not None:
+                text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+                file.attrs["model_config"] = json.dumps(repair_keras2_config(json.loads(text)))
+        return keras.models.load_model(copy, compile=False, safe_mode=True)
 
 
 # --- zipped SavedModels ----------------------------------------------------------------------------
