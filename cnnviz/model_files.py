@@ -228,8 +228,9 @@ def class_names(options: ModelOptions, outputs: int, head: str) -> tuple[tuple[s
     if len(names) != classes:
         what = ("2 labels (negative class first) or 1 (the positive class)" if head == "binary"
                 else "one label per line (or a JSON list) in the order of the model's outputs")
+        unit = "classes" if head == "binary" else "outputs"
         raise LabelsFileError(f"The labels file has {len(names)} labels but the model has {classes} "
-                              f"classes. Give {what}.")
+                              f"{unit}. Give {what}.")
     return tuple(names), True
 
 
