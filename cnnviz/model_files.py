@@ -154,7 +154,7 @@ def read_savedmodel_zip(path: Path) -> keras.Model:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    weakref.finalize(model, shutil.rmtree, str(folder), True)  # the files live as long as the model
+    weakref.finalize(layer, shutil.rmtree, str(folder), True)  # the files live as long as the layer
     return model
 
 

@@ -1,7 +1,7 @@
 """Loading models: ImageNet classifiers from the zoo, the bundled demo model, or a user's file.
 
 Every model is wrapped in a :class:`LoadedModel` whose ``model`` outputs **logits** (class scores
-before softmax): explanations and attacks need them, and ``softmax(logits)`` gives probabilities.
+before softmax): explanations and attacks need them, and ``probabilities_from_logits`` gives probabilities.
 Its ``preprocess`` maps raw pixels (float, 0..255, RGB) to what the network expects, on NumPy arrays
 (copied first, never in place) and on tensors inside a gradient tape alike: for a grayscale model it
 converts to luma first (so gradients still reach the RGB pixels and overlays stay on the original).

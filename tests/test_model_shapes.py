@@ -259,3 +259,23 @@ def test_cli_predicts_and_explains_with_model_files(files: dict[str, Path], tmp_
     assert json.loads(capsys.readouterr().out) and Image.open(out).size[0] >= 28
     assert main(["predict", str(picture), "--model", str(files["gray28"]), "--preprocessing", "torch"]) == 2
     assert "grayscale" in capsys.readouterr().err
+
+
+def test_predict_page_says_a_model_is_multi_label_or_binary(files: dict[str, Path]) -> None:
+    from apptest_helpers import app_test, messages, navigation_mode
+
+    with navigation_mode():
+        at = app_test()
+        at.run()
+        at.switch_page("pages/predict.py").run()
+        at.checkbox(key="cnnviz.own_model").check().run()
+        at.file_uploader(key="cnnviz.own_labels_file").set_value(("labels.txt", b"red\nblue\n", "text/plain"))
+        at.file_uploader(key="cnnviz.own_model_file").set_value(
+            ("multilabel.keras", files["multilabel"].read_bytes(), "application/octet-stream")).run()
+        assert not at.exception and not at.error, messages(at)
+        assert any("Multi-label model" in info.value for info in at.info), messages(at)
+        at.file_uploader(key="cnnviz.own_labels_file").set_value(None)
+        at.file_uploader(key="cnnviz.own_model_file").set_value(
+            ("binary.keras", files["binary"].read_bytes(), "application/octet-stream")).run()
+        assert not at.exception and not at.error, messages(at)
+        assert any("positive is p, negative is 1 - p" in c.value for c in at.caption), messages(at)
