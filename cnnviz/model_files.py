@@ -137,15 +137,17 @@ def read_savedmodel_zip(path: Path) -> keras.Model:
             )
         specs = signatures[SERVING_ENDPOINT].structured_input_signature[1]
         if len(specs) != 1:
-            raise NotAnImageModelError(f"The SavedModel's signature takes {len(specs)} inputs; cnnviz needs one image.")
+            raise NotAnImageModelError(
+                f"The SavedModel's signature takes {len(specs)} inputs; cnnviz needs one image.")
         (spec,) = specs.values()
         layer = keras.layers.TFSMLayer(str(saved), call_endpoint=SERVING_ENDPOINT, name="savedmodel")
         inputs = keras.Input(tuple(spec.shape[1:]), dtype="float32", name="image")
         outputs = layer(inputs)
         if isinstance(outputs, dict):
             if len(outputs) != 1:
-                raise NotAnImageModelError(f"The SavedModel returns {len(outputs)} outputs ({', '.join(outputs)}); "
-                                           "cnnviz needs one vector of class scores.")
+                raise NotAnImageModelError(
+                    f"The SavedModel returns {len(outputs)} outputs ({', '.join(outputs)}); cnnviz needs "
+                    "one vector of class scores.")
             (outputs,) = outputs.values()
         model = keras.Model(inputs, outputs, name=path.stem)
     except zipfile.BadZipFile as error:
@@ -197,7 +199,8 @@ def read_options(labels: str | os.PathLike[str] | bytes | Sequence[str] | None) 
     if isinstance(parsed, dict) and any(key in parsed for key in METADATA_KEYS):
         head = parsed.get("head")
         if head is not None and head not in HEADS:
-            raise LabelsFileError(f'"head" in the labels file must be one of {", ".join(HEADS)}, not {head!r}.')
+            raise LabelsFileError(
+                f'"head" in the labels file must be one of {", ".join(HEADS)}, not {head!r}.')
         names = parsed.get("labels", parsed.get("class_names"))
         return ModelOptions(
             labels=None if names is None else read_options(json.dumps(names).encode()).labels,

@@ -199,7 +199,8 @@ def preprocessing_function(family: str, channels: int = 3, mean: Sequence[float]
     families (caffe, torch) do not apply to one channel. "standardize" takes ``mean`` and ``std``.
     """
     if channels not in (1, 3):
-        raise NotAnImageModelError(f"cnnviz reads images with 1 (grayscale) or 3 (RGB) channels, not {channels}.")
+        raise NotAnImageModelError(
+            f"cnnviz reads images with 1 (grayscale) or 3 (RGB) channels, not {channels}.")
     if channels == 1:
         if family in ("caffe", "torch"):
             raise ParameterError(

@@ -109,13 +109,11 @@ def test_training_script_writes_weights_and_metadata(tmp_path: Path) -> None:
 
 
 def test_architecture_page_reproduces_the_lecture_table() -> None:
-    from apptest_helpers import messages, navigation_mode
+    from apptest_helpers import app_test, messages, navigation_mode
 
     from ui import state
 
     with navigation_mode():
-        from apptest_helpers import app_test
-
         at = app_test()
         at.run()
         at.selectbox(key=state.MODEL_NAME_KEY).set_value(LENET_MODEL_NAME)

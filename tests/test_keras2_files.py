@@ -44,13 +44,15 @@ def keras2_model() -> object:
     x = layers.BatchNormalization(name="conv_pw_1_bn")(x)
     x = layers.ReLU(6.0, name="conv_pw_1_relu")(x)
     base = tf_keras.Model(image, x, name="mobilenet_like")
-    model = tf_keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(3, activation="softmax")])
+    head = [layers.GlobalAveragePooling2D(), layers.Dense(3, activation="softmax")]
+    model = tf_keras.Sequential([base, *head])
     model.build((None, SIZE, SIZE, 3))
     for layer in base.layers:  # non-trivial BatchNorm statistics, so a wrong load shows
         if isinstance(layer, layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
             rng = np.random.default_rng(len(layer.name))
-            layer.set_weights([gamma * rng.uniform(0.5, 2, gamma.shape), beta + rng.uniform(0.2, 1, beta.shape),
+            layer.set_weights([gamma * rng.uniform(0.5, 2, gamma.shape),
+                               beta + rng.uniform(0.2, 1, beta.shape),  # most units stay on
                                rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 2, variance.shape)])
     return model
 
@@ -61,7 +63,8 @@ def pixels() -> np.ndarray:
 
 
 def _expected(model: object, pixels: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict(pixels.astype(np.float32) / 127.5 - 1, verbose=0))  # type: ignore[attr-defined]
+    inputs = pixels.astype(np.float32) / 127.5 - 1  # "tf" preprocessing
+    return np.asarray(model.predict(inputs, verbose=0))  # type: ignore[attr-defined]
 
 
 def test_keras2_h5_with_depthwise_convolutions_loads(keras2_model: object, pixels: np.ndarray,

@@ -85,7 +85,8 @@ def spot_model(shape: tuple[int, int, int], head: str = "softmax", rescale: bool
 
 
 def square_image(shape: tuple[int, int], top: int, left: int, side: int,
-                 colour: tuple[int, int, int] = (255, 255, 255), image: np.ndarray | None = None) -> np.ndarray:
+                 colour: tuple[int, int, int] = (255, 255, 255),
+                 image: np.ndarray | None = None) -> np.ndarray:
     """A dark image (value 20) with a ``colour`` square (or the square drawn on ``image``)."""
     image = np.full((*shape, 3), 20, np.uint8) if image is None else image.copy()
     image[top:top + side, left:left + side] = colour
@@ -214,7 +215,8 @@ def test_an_8x8_model_expecting_0_to_1_pixels(files: dict[str, Path], tmp_path: 
     assert loaded.preprocessing == "scale01" and loaded.input_size == (8, 8)
     image = square_image((8, 8), 1, 1, 2)
     assert predict(loaded, image)[0].label == "spot"
-    assert peak_on(explain(loaded, image, "gradcam", class_index="spot").heatmap, square_mask((8, 8), 1, 1, 2))
+    heatmap = explain(loaded, image, "gradcam", class_index="spot").heatmap
+    assert peak_on(heatmap, square_mask((8, 8), 1, 1, 2))
     # standardised pixels from a JSON labels file: (x / 255 - mean) / std
     options = tmp_path / "labels.json"
     options.write_text(json.dumps({"labels": ["spot", "plain"], "preprocessing": "standardize",

@@ -93,7 +93,8 @@ def _stroke_points(stroke: Stroke) -> np.ndarray:
     if isinstance(stroke, tuple) and stroke and stroke[0] == "arc":
         _, cx, cy, rx, ry, start, end = stroke
         angles = np.radians(np.linspace(float(start), float(end), _ARC_POINTS))  # type: ignore[arg-type]
-        return np.stack([cx + rx * np.cos(angles), cy + ry * np.sin(angles)], axis=1)  # type: ignore[operator]
+        points = (cx + rx * np.cos(angles), cy + ry * np.sin(angles))  # type: ignore[operator]
+        return np.stack(points, axis=1)
     return np.asarray(stroke, np.float64)
 
 
