@@ -293,7 +293,9 @@ def _probed_activation(model: keras.Model) -> str:
     """For an opaque model: "softmax" or "sigmoid" when its outputs on random input are
     probabilities (rows summing to 1, or values in 0..1), else "linear"."""
     shape = (PROBE_IMAGES, *model.inputs[0].shape[1:])
-    values = np.asarray(model(np.random.default_rng(0).uniform(0, 1, shape).astype(np.float32)))
+    rng = np.random.default_rng(0)
+    probes = [rng.uniform(0, high, shape).astype(np.float32) for high in (1.0, 255.0)]  # either scale
+    values = np.concatenate([np.asarray(model(probe)) for probe in probes])
     if values.min() < 0 or values.max() > 1:
         return "linear"
     if values.shape[1] > 1 and np.allclose(values.sum(axis=1), 1, atol=_PROBABILITY_TOLERANCE):
