@@ -29,7 +29,7 @@ from cnnviz.methods import (
     scorecam,
     smoothgrad,
 )
-from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, batches, softmax, upsample
+from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, batches, upsample
 from cnnviz.models import LoadedModel
 from cnnviz.prediction import model_input
 from cnnviz.progress import ProgressCallback
@@ -164,7 +164,8 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
         logits.append(maps.logits)
     heatmaps = normalise(np.concatenate(fulls))
     resolved_classes = np.concatenate(resolved)
-    probabilities = softmax(np.concatenate(logits))[np.arange(len(pixels)), resolved_classes]
+    probabilities = loaded_model.probabilities_from_logits(np.concatenate(logits))[np.arange(len(pixels)),
+                                                                                   resolved_classes]
     seconds = (time.perf_counter() - started) / len(pixels)
     return [Heatmap(
         heatmap=heatmaps[i], raw=np.asarray(raws[i], np.float32), image=pixels[i], method=chosen.name,

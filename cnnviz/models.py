@@ -1,9 +1,13 @@
 """Loading models: ImageNet classifiers from the zoo, the bundled demo model, or a user's file.
 
 Every model is wrapped in a :class:`LoadedModel` whose ``model`` outputs **logits** (class scores
-before softmax): explanations and attacks need them, and ``softmax(logits)`` gives probabilities.
+before softmax): explanations and attacks need them, and ``probabilities_from_logits`` gives probabilities.
 Its ``preprocess`` maps raw pixels (float, 0..255, RGB) to what the network expects, on NumPy arrays
-(copied first, never in place) and on tensors inside a gradient tape alike.
+(copied first, never in place) and on tensors inside a gradient tape alike: for a grayscale model it
+converts to luma first (so gradients still reach the RGB pixels and overlays stay on the original).
+The head decides how logits become probabilities (``LoadedModel.head``): "softmax" (one class per
+image), "binary" (one sigmoid unit z, seen as the two logits -z/2 and z/2, whose softmax is
+1 - sigmoid(z) and sigmoid(z)) or "multilabel" (several sigmoid units, independent probabilities).
 """
 
 from __future__ import annotations
@@ -26,22 +30,24 @@ from typing import Any
 import numpy as np
 
 from cnnviz.errors import (
-    LabelsFileError,
     ModelError,
     ModelFileError,
     NotAnImageModelError,
     ParameterError,
     WeightsDownloadError,
 )
-from cnnviz.zoo import DEMO_MODEL_NAME, ModelSpec, get_spec
+from cnnviz.zoo import DEMO_MODEL_NAME, LENET_MODEL_NAME, ModelSpec, get_spec
 
 import keras  # noqa: E402  (after cnnviz/__init__ has set KERAS_HOME)
 import tensorflow as tf  # noqa: E402
 
 #: Preprocessing a user's model may ask for: raw 0..255 ("none"), [0, 1] ("scale01"), or one of
 #: the keras.applications families.
-USER_PREPROCESSING = ("none", "scale01", "tf", "caffe", "torch")
-USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+USER_PREPROCESSING = ("none", "scale01", "tf", "caffe", "torch", "standardize")
+USER_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".zip")  # .zip: a zipped TensorFlow SavedModel folder
+#: ITU-R BT.601 luma weights: how a grayscale model sees an RGB image.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+MIN_INPUT_SIDE = 8
 
 _IMAGENET_CLASSES = 1000
 
@@ -63,12 +69,34 @@ class LoadedModel:
     spec: ModelSpec | None = None
     weights: str | None = "imagenet"
     labels_known: bool = True  # False when class names are placeholders ("class 17")
+    head: str = "softmax"  # one of HEADS: how logits become probabilities
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _functions: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def channels(self) -> int:
+        """Channels the network itself takes: 3 (RGB) or 1 (grayscale; preprocess converts)."""
+        return int(self.model.inputs[0].shape[-1])
+
+    @property
+    def multilabel(self) -> bool:
+        """Independent per-class probabilities (several sigmoid units) instead of one softmax."""
+        return self.head == "multilabel"
+
+    def probabilities_from_logits(self, logits: Any) -> Any:
+        """Probabilities from logits (NumPy in, NumPy out; tensors in, tensors out): a softmax,
+        or independent sigmoids for a multi-label model."""
+        if isinstance(logits, np.ndarray):
+            logits = logits.astype(np.float64)
+            if self.multilabel:
+                return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+        return tf.sigmoid(logits) if self.multilabel else tf.nn.softmax(logits)
 
     def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
         """Build an expensive object (sub-model, compiled function) once per model and key."""
@@ -84,8 +112,8 @@ class LoadedModel:
         return function(tensor)
 
     def probabilities(self, pixels: Any) -> np.ndarray:
-        """Softmax probabilities (N, classes) for a batch of raw pixels."""
-        return tf.nn.softmax(self.logits(pixels)).numpy()
+        """Class probabilities (N, classes) for a batch of raw pixels (see probabilities_from_logits)."""
+        return self.probabilities_from_logits(self.logits(pixels)).numpy()
 
     def _compile_logits(self, dtype: tf.DType) -> Callable[[tf.Tensor], tf.Tensor]:
         height, width = self.input_size
@@ -141,8 +169,58 @@ def _copying(preprocess_input: Callable[..., Any]) -> Callable[[Any], Any]:
     return preprocess
 
 
-def preprocessing_function(family: str) -> Callable[[Any], Any]:
-    """The preprocessing of a family, as a function of raw 0..255 RGB pixels."""
+def to_grayscale(pixels: Any) -> Any:
+    """(..., 3) RGB -> (..., 1) luma with LUMA_WEIGHTS, on NumPy arrays and tensors alike."""
+    red, green, blue = LUMA_WEIGHTS
+    return pixels[..., 0:1] * red + pixels[..., 1:2] * green + pixels[..., 2:3] * blue
+
+
+def _standardizer(mean: Sequence[float], std: Sequence[float], channels: int) -> Callable[[Any], Any]:
+    """(pixels / 255 - mean) / std with mean and std on the 0..1 scale (one value, or one per channel)."""
+    mean_array = np.asarray(mean, np.float32).reshape(-1)
+    std_array = np.asarray(std, np.float32).reshape(-1)
+    if mean_array.size not in (1, channels) or std_array.size not in (1, channels) or np.any(std_array <= 0):
+        raise ParameterError(
+            f"Standardisation needs a mean and a positive std with 1 or {channels} values each "
+            f"(on the 0..1 scale, e.g. MNIST's 0.1307 and 0.3081), got {list(mean)} and {list(std)}."
+        )
+
+    def standardize(pixels: Any) -> Any:
+        return (pixels / 255.0 - mean_array) / std_array
+
+    return standardize
+
+
+def preprocessing_function(family: str, channels: int = 3, mean: Sequence[float] | None = None,
+                           std: Sequence[float] | None = None) -> Callable[[Any], Any]:
+    """The preprocessing of a family, as a function of raw 0..255 RGB pixels.
+
+    For a grayscale model (``channels=1``) the pixels become luma first; ImageNet's per-channel
+    families (caffe, torch) do not apply to one channel. "standardize" takes ``mean`` and ``std``.
+    """
+    if channels not in (1, 3):
+        raise NotAnImageModelError(
+            f"cnnviz reads images with 1 (grayscale) or 3 (RGB) channels, not {channels}.")
+    if channels == 1:
+        if family in ("caffe", "torch"):
+            raise ParameterError(
+                f"The {family!r} preprocessing uses ImageNet's three colour channels; a grayscale model "
+                "takes one. Choose none, scale01, tf or standardize (with a mean and std)."
+            )
+        family_function = (_standardizer(mean, std, 1) if family == "standardize" and mean and std
+                           else preprocessing_function(family, 3, mean, std))
+
+        def grayscale(pixels: Any) -> Any:
+            return family_function(to_grayscale(pixels))
+
+        grayscale.__doc__ = f"RGB -> luma, then {family} preprocessing."
+        return grayscale
+    if family == "standardize":
+        if mean is None or std is None:
+            raise ParameterError("The 'standardize' preprocessing needs the training data's mean and std: "
+                                 'give them in a JSON labels file, e.g. {"labels": [...], '
+                                 '"preprocessing": "standardize", "mean": [0.5], "std": [0.25]}.')
+        return _standardizer(mean, std, 3)
     if family in ("none", "builtin"):
         return _identity
     if family == "scale01":
@@ -271,14 +349,22 @@ def _build_imagenet(spec: ModelSpec, weights: str | None) -> keras.Model:
     return model
 
 
-def _demo_loaded_model() -> LoadedModel:
-    from cnnviz.demo.model import load_demo_model
-    from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES
+def _demo_loaded_model(spec: ModelSpec) -> LoadedModel:
+    """A bundled demo model: the shapes CNN (RGB) or LeNet-5 on digits (grayscale, luma conversion)."""
+    if spec.name == LENET_MODEL_NAME:
+        from cnnviz.demo.digits import DIGIT_CLASSES
+        from cnnviz.demo.lenet import load_lenet
 
-    spec = get_spec(DEMO_MODEL_NAME)
+        model, classes = load_lenet(), DIGIT_CLASSES
+    else:
+        from cnnviz.demo.model import load_demo_model
+        from cnnviz.demo.shapes import SHAPE_CLASSES
+
+        model, classes = load_demo_model(), SHAPE_CLASSES
+    channels = int(model.inputs[0].shape[-1])
     return LoadedModel(
-        name=DEMO_MODEL_NAME, model=load_demo_model(), input_size=(DEMO_IMAGE_SIZE, DEMO_IMAGE_SIZE),
-        class_names=tuple(SHAPE_CLASSES), preprocess=_identity, preprocessing="builtin",
+        name=spec.name, model=model, input_size=spec.input_size, class_names=tuple(classes),
+        preprocess=preprocessing_function("builtin", channels), preprocessing="builtin",
         spec=spec, weights="bundled",
     )
 
@@ -288,8 +374,8 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
 
     ``weights="imagenet"`` downloads the pretrained weights once into ``$KERAS_HOME/models``
     (cnnviz points KERAS_HOME at ``models_cache/``); ``weights=None`` builds the architecture with
-    random weights, which is enough to look at its structure. The demo model ``shapes`` always
-    uses its bundled weights.
+    random weights, which is enough to look at its structure. The demo models ``shapes`` and
+    ``lenet5_digits`` always use their bundled weights.
     """
     spec = get_spec(name)
     if weights not in ("imagenet", None):
@@ -301,7 +387,7 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
             _keep_recent(key, cached)
             return cached
         if spec.is_demo:
-            loaded = _demo_loaded_model()
+            loaded = _demo_loaded_model(spec)
         else:
             model = _build_imagenet(spec, weights)
             names, known = imagenet_class_names(spec)
@@ -318,123 +404,96 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
 
 
 # --- a user's own model file --------------------------------------------------------------------
-def _read_labels(labels: str | os.PathLike[str] | bytes | Sequence[str] | None,
-                 num_classes: int) -> tuple[tuple[str, ...], bool]:
-    if labels is None:
-        return tuple(f"class {i}" for i in range(num_classes)), False
-    if isinstance(labels, (str, os.PathLike)) and Path(labels).is_file():
-        labels = Path(labels).read_bytes()
-    if isinstance(labels, bytes):
-        text = labels.decode("utf-8", errors="replace").strip()
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
-            parsed = [line.strip() for line in text.splitlines() if line.strip()]
-        if isinstance(parsed, dict):  # {"0": "cat", ...} or {"cat": 0, ...}
-            try:
-                pairs = sorted((int(k), str(v)) for k, v in parsed.items())
-            except ValueError:
-                pairs = sorted((int(v), str(k)) for k, v in parsed.items())
-            parsed = [name for _, name in pairs]
-        labels = parsed
-    names = tuple(str(name) for name in labels)  # type: ignore[union-attr]
-    if len(names) != num_classes:
-        raise LabelsFileError(
-            f"The labels file has {len(names)} labels but the model has {num_classes} outputs. "
-            "Give one label per line (or a JSON list) in the order of the model's outputs."
-        )
-    return names, True
-
-
-class _LinearPart(keras.layers.Layer):
-    """The affine part of an existing Dense layer (shares its weights), to expose logits."""
-
-    def __init__(self, dense: keras.layers.Dense, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = dense
-
-    def call(self, inputs: Any) -> Any:
-        outputs = keras.ops.matmul(inputs, self.dense.kernel)
-        return outputs + self.dense.bias if self.dense.use_bias else outputs
-
-
-def _logits_model(model: keras.Model) -> keras.Model:
-    """The same network with its final softmax removed, sharing all weights (no mutation)."""
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    if getattr(activation, "__name__", "") != "softmax":
-        return model  # already outputs scores
-    features = last.input
-    if isinstance(last, keras.layers.Activation):
-        logits = features
-    elif isinstance(last, keras.layers.Dense):
-        logits = _LinearPart(last, name=f"{last.name}_logits")(features)
-    else:
-        return model
-    return keras.Model(model.inputs, logits, name=f"{model.name}_logits")
-
-
 def _begins_with_preprocessing(model: keras.Model) -> bool:
     first = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)][:2]
     return any(isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
                for layer in first)
 
 
+def _check_image_model(model: Any, filename: str) -> tuple[int, int, int]:
+    """(height, width, channels) of a one-input image classifier; NotAnImageModelError otherwise."""
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1:
+        raise NotAnImageModelError(f"{filename} must be a Keras model with exactly one input.")
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] not in (1, 3) or shape[1] is None or shape[2] is None:
+        raise NotAnImageModelError(
+            f"{filename} takes input of shape {shape}; cnnviz needs an image classifier with a "
+            "fixed-size grayscale or RGB input (batch, height, width, 1 or 3)."
+        )
+    if min(shape[1], shape[2]) < MIN_INPUT_SIDE:
+        raise NotAnImageModelError(f"{filename} takes {shape[1]}x{shape[2]} images; cnnviz needs at "
+                                   f"least {MIN_INPUT_SIDE}x{MIN_INPUT_SIDE}.")
+    outputs = tuple(model.outputs[0].shape)
+    if len(model.outputs) != 1 or len(outputs) != 2:
+        raise NotAnImageModelError(
+            f"{filename} outputs {outputs}; cnnviz needs one vector of class scores per image."
+        )
+    return int(shape[1]), int(shape[2]), int(shape[3])
+
+
+def _read_model(target: Path, filename: str) -> keras.Model:
+    from cnnviz.model_files import read_keras_file, read_savedmodel_zip
+
+    try:
+        if target.suffix.lower() == ".zip":
+            return read_savedmodel_zip(target)
+        return read_keras_file(target)
+    except FileNotFoundError as error:
+        raise ModelFileError(f"Model file not found: {target}.") from error
+    except ModelError:
+        raise
+    except Exception as error:  # noqa: BLE001  (keras raises many types for bad files)
+        message = str(error)
+        if "safe_mode" in message or "Lambda" in message:
+            reason = ("it contains a Lambda layer or other arbitrary code, which cnnviz refuses "
+                      "to run (safe mode). Re-save the model without Lambda layers.")
+        else:
+            reason = f"it is not a readable Keras model ({type(error).__name__}: {message[:200]})."
+        raise ModelFileError(f"Could not load {filename}: {reason}") from error
+
+
 def load_model_file(source: str | os.PathLike[str] | bytes, *, filename: str | None = None,
                     labels: str | os.PathLike[str] | bytes | Sequence[str] | None = None,
                     preprocessing: str | None = None, name: str | None = None) -> LoadedModel:
-    """Load a user's .keras or legacy .h5 classifier with ``safe_mode`` on.
+    """Load a user's classifier with ``safe_mode`` on: Keras 3 .keras, Keras 2 or 3 .h5, or a
+    zipped SavedModel folder (.zip, called through its serving signature).
 
-    ``source`` is a path or the file's bytes (then ``filename`` gives its suffix). The input size
-    is read from the model; ``labels`` is a path, bytes (one label per line, or JSON) or a list.
-    ``preprocessing`` defaults to "none" when the model starts with a Rescaling/Normalization layer
-    and to "scale01" otherwise.
+    ``source`` is a path or the file's bytes (then ``filename`` gives its suffix). Input size and
+    channels (1 = grayscale, 3 = RGB) are read from the model, the head from its last activation
+    (cnnviz.model_files). ``labels`` is a path, bytes (one label per line, or JSON) or a list; a
+    JSON object may also give "preprocessing", "mean"/"std" (for "standardize") and "head".
+    ``preprocessing`` (else the labels file's) defaults to "none" when the model starts with a
+    Rescaling/Normalization layer and to "scale01" otherwise.
     """
+    from cnnviz.model_files import class_names, logits_model, read_options
+
     path = Path(filename or str(source) if not isinstance(source, bytes) else filename or "")
     suffix = path.suffix.lower()
     if suffix not in USER_MODEL_SUFFIXES:
         raise ModelFileError(
             f"Cannot load {path.name or 'this file'}: model files must end in "
-            f"{', '.join(USER_MODEL_SUFFIXES)} (Keras 3 .keras, or legacy HDF5 .h5)."
+            f"{', '.join(USER_MODEL_SUFFIXES)} (Keras 3 .keras, HDF5 .h5 from Keras 2 or 3, or a "
+            "zipped SavedModel folder)."
         )
+    options = read_options(labels)
     with tempfile.TemporaryDirectory() as folder:
         if isinstance(source, bytes):
             target = Path(folder) / f"model{suffix}"
             target.write_bytes(source)
         else:
             target = Path(source)
-        try:
-            model = keras.models.load_model(target, compile=False, safe_mode=True)
-        except FileNotFoundError as error:
-            raise ModelFileError(f"Model file not found: {target}.") from error
-        except Exception as error:  # noqa: BLE001  (keras raises many types for bad files)
-            message = str(error)
-            if "safe_mode" in message or "Lambda" in message:
-                reason = ("it contains a Lambda layer or other arbitrary code, which cnnviz refuses "
-                          "to run (safe mode). Re-save the model without Lambda layers.")
-            else:
-                reason = f"it is not a readable Keras model ({type(error).__name__}: {message[:200]})."
-            raise ModelFileError(f"Could not load {path.name}: {reason}") from error
-    if not isinstance(model, keras.Model) or len(model.inputs) != 1:
-        raise NotAnImageModelError(f"{path.name} must be a Keras model with exactly one input.")
-    shape = tuple(model.inputs[0].shape)
-    if len(shape) != 4 or shape[-1] != 3 or shape[1] is None or shape[2] is None:
-        raise NotAnImageModelError(
-            f"{path.name} takes input of shape {shape}; cnnviz needs an image classifier with a "
-            "fixed-size RGB input (batch, height, width, 3)."
-        )
-    outputs = tuple(model.outputs[0].shape)
-    if len(model.outputs) != 1 or len(outputs) != 2:
-        raise NotAnImageModelError(
-            f"{path.name} outputs {outputs}; cnnviz needs one vector of class scores per image."
-        )
+        model = _read_model(target, path.name)
+    height, width, channels = _check_image_model(model, path.name)
+    preprocessing = preprocessing or options.preprocessing
     if preprocessing is None:
         preprocessing = "none" if _begins_with_preprocessing(model) else "scale01"
-    class_names, known = _read_labels(labels, int(outputs[-1]))
+    preprocess = preprocessing_function(preprocessing, channels, options.mean, options.std)
+    logits, head = logits_model(model, options.head)
+    names, known = class_names(options, int(model.outputs[0].shape[-1]), head)
     return LoadedModel(
-        name=name or path.stem, model=_logits_model(model), input_size=(int(shape[1]), int(shape[2])),
-        class_names=class_names, preprocess=preprocessing_function(preprocessing),
-        preprocessing=preprocessing, spec=None, weights="file", labels_known=known,
+        name=name or path.stem, model=logits, input_size=(height, width), class_names=names,
+        preprocess=preprocess, preprocessing=preprocessing, spec=None, weights="file",
+        labels_known=known, head=head,
     )
 
 

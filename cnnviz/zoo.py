@@ -26,6 +26,7 @@ from cnnviz.errors import UnknownModelError
 PREPROCESSING_FAMILIES = ("caffe", "tf", "torch", "builtin")
 
 DEMO_MODEL_NAME = "shapes"
+LENET_MODEL_NAME = "lenet5_digits"  # LeNet-5 (LeCun et al. 1998) on generated handwritten digits
 
 
 @dataclass(frozen=True)
@@ -156,11 +157,14 @@ _IMAGENET_SPECS: tuple[ModelSpec, ...] = (
 DEMO_SPEC = ModelSpec(name=DEMO_MODEL_NAME, module=None, input_size=(64, 64),
                       preprocessing="builtin", family="Demo (bundled, offline)")
 
-_REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (DEMO_SPEC, *_IMAGENET_SPECS)}
+LENET_SPEC = ModelSpec(name=LENET_MODEL_NAME, module=None, input_size=(28, 28), preprocessing="builtin",
+                       params_m=0.061706, depth=7, family="Demo (bundled, offline)")
+
+_REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (DEMO_SPEC, LENET_SPEC, *_IMAGENET_SPECS)}
 
 
 def available_models() -> tuple[str, ...]:
-    """Names of every registered model: the bundled demo model first, then ImageNet models."""
+    """Names of every registered model: the bundled demo models first, then ImageNet models."""
     return tuple(_REGISTRY)
 
 

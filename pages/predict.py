@@ -65,6 +65,13 @@ with left:
                          f"({'centre crop' if fit == 'crop' else 'stretched'})")
 with right:
     st.markdown(f"**{model.label}** says: **{best.label}** ({100 * best.probability:.1f} %)")
+    if model.loaded.multilabel:
+        st.info("Multi-label model (one sigmoid unit per class): each probability is independent, "
+                "so several classes can be likely at once and they need not add up to 100 %.",
+                icon=":material/checklist:")
+    elif model.loaded.head == "binary":
+        st.caption(f"Binary model (one sigmoid unit p): {model.loaded.class_names[1]} is p, "
+                   f"{model.loaded.class_names[0]} is 1 - p.")
     if image.class_name is not None and image.class_name in model.loaded.class_names:
         correct = best.label == image.class_name
         st.markdown(f"Ground truth of this generated sample: **{image.class_name}** "
@@ -81,7 +88,8 @@ with right:
         st.warning("This model has random weights: its predictions are meaningless. Choose "
                    "ImageNet weights or the demo model for real predictions.", icon=":material/shuffle:")
     elif model.loaded.spec is not None and model.loaded.spec.is_demo and image.source == "upload":
-        st.info(f"The demo model knows only {model.loaded.num_classes} shapes "
+        kinds = "digits" if model.loaded.channels == 1 else "shapes"
+        st.info(f"The demo model knows only {model.loaded.num_classes} {kinds} "
                 f"({', '.join(model.loaded.class_names)}): whatever an image shows, its answer is "
                 "one of them. Choose an ImageNet model for photos.", icon=":material/category:")
     elif not model.loaded.labels_known:

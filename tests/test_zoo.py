@@ -78,5 +78,5 @@ def test_architectures_build_with_the_registered_input_size_and_logits(name: str
 
 def test_lookup_ignores_case_and_unknown_names_list_the_choices() -> None:
     assert get_spec("mobilenetv2").name == "MobileNetV2"
-    with pytest.raises(UnknownModelError, match="Choose one of: shapes, Xception"):
+    with pytest.raises(UnknownModelError, match="Choose one of: shapes, lenet5_digits, Xception"):
         get_spec("AlexNet")

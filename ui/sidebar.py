@@ -13,7 +13,8 @@ import streamlit as st
 from cnnviz.errors import CnnvizError
 from cnnviz.models import USER_MODEL_SUFFIXES, USER_PREPROCESSING, is_cached
 from cnnviz.demo.shapes import SHAPE_CLASSES
-from cnnviz.zoo import ModelSpec, available_models, get_spec
+from cnnviz.demo.digits import DIGIT_CLASSES
+from cnnviz.zoo import LENET_MODEL_NAME, ModelSpec, available_models, get_spec
 from ui import engine, state
 
 IMAGE_UPLOAD_LIMIT_MB = 50  # per image; model files may use the server limit (.streamlit/config.toml)
@@ -27,6 +28,7 @@ _PREPROCESSING_LABELS = {
     "tf": "tf: scale to -1..1 (MobileNet, Inception...)",
     "caffe": "caffe: BGR, ImageNet mean subtracted (VGG, ResNet)",
     "torch": "torch: 0..1, ImageNet mean/std (DenseNet)",
+    "standardize": "standardize: 0..1, then the mean/std given in a JSON labels file",
 }
 
 
@@ -41,6 +43,9 @@ def _model_label(name: str) -> str:
 
 def _spec_caption(spec: ModelSpec) -> str:
     height, width = spec.input_size
+    if spec.name == LENET_MODEL_NAME:
+        return (f"LeNet-5 (LeCun et al. 1998) trained on generated handwritten digits 0-9; "
+                f"grayscale input {height}x{width}. Works offline.")
     if spec.is_demo:
         return (f"A small CNN trained on generated shapes ({', '.join(SHAPE_CLASSES)}); "
                 f"input {height}x{width}. Works offline.")
@@ -79,9 +84,11 @@ def _zoo_model() -> None:
 def _own_model() -> None:
     st.caption("Only Keras files without custom code load: Lambda layers and custom objects are "
                "refused (Keras safe mode). Load files you trust.")
-    model_file = st.file_uploader("Model file (.keras, .h5)", key="cnnviz.own_model_file",
+    model_file = st.file_uploader("Model file (.keras, .h5, or a zipped SavedModel folder)",
+                                  key="cnnviz.own_model_file",
                                   type=[suffix.lstrip(".") for suffix in USER_MODEL_SUFFIXES])
-    labels_file = st.file_uploader("Class names (optional: one per line, or JSON)",
+    labels_file = st.file_uploader("Class names (optional: one per line, or JSON; a JSON object may "
+                                   'add "preprocessing", "mean", "std")',
                                    key="cnnviz.own_labels_file", type=["txt", "json"])
     preprocessing = st.selectbox("Preprocessing", ("auto", *USER_PREPROCESSING),
                                  key="cnnviz.own_preprocessing",
@@ -131,13 +138,19 @@ def _image_section() -> None:
                       format_func=_SOURCE_LABELS.__getitem__, horizontal=True,
                       label_visibility="collapsed")
     if source == SAMPLE:
+        model = state.current_model()
+        digits = model is not None and model.loaded.name == LENET_MODEL_NAME
         columns = st.columns([3, 2])
-        class_name = columns[0].selectbox("Shape", SHAPE_CLASSES, key="cnnviz.sample_class",
-                                          help="The demo model knows these shapes.")
+        if digits:
+            class_name = columns[0].selectbox("Digit", DIGIT_CLASSES, key="cnnviz.sample_digit",
+                                              help="LeNet-5 reads handwritten digits 0-9.")
+        else:
+            class_name = columns[0].selectbox("Shape", SHAPE_CLASSES, key="cnnviz.sample_class",
+                                              help="The demo model knows these shapes.")
         seed = columns[1].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
                                        key="cnnviz.sample_seed",
-                                       help="Another seed draws another image of the same shape.")
-        state.set_image(state.sample_image(class_name, int(seed)))
+                                       help="Another seed draws another image of the same class.")
+        state.set_image(state.sample_image(class_name, int(seed), digits=digits))
     else:
         upload = st.file_uploader(f"Image file ({IMAGE_TYPES_SHOWN})", key="cnnviz.image_file",
                                   max_upload_size=IMAGE_UPLOAD_LIMIT_MB)

@@ -16,6 +16,7 @@ import streamlit as st
 from cnnviz.errors import CnnvizError
 from cnnviz.images import image_sha256, load_image, prepare_image
 from cnnviz.models import LoadedModel, is_cached
+from cnnviz.demo.digits import DIGIT_CLASSES, generate_digit
 from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, generate_sample
 from cnnviz.zoo import DEMO_MODEL_NAME, get_spec
 
@@ -216,16 +217,22 @@ def preview_of(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def sample_image(class_name: str, seed: int) -> ImageChoice:
-    """A generated demo image of a known shape class (same class and seed, same image)."""
-    memo_key = ("sample", class_name, int(seed))
+def sample_image(class_name: str, seed: int, digits: bool = False) -> ImageChoice:
+    """A generated demo image of a known shape class, or a handwritten-looking digit when
+    ``digits`` (for LeNet-5); same class and seed, same image."""
+    memo_key = ("sample", class_name, int(seed), digits)
     memo = st.session_state.get(_IMAGE_MEMO)
     if memo is not None and memo[0] == memo_key:
         return memo[1]
-    sample = generate_sample(int(seed), DEMO_IMAGE_SIZE, SHAPE_CLASSES.index(class_name))
+    if digits:
+        sample = generate_digit(int(seed), class_index=DIGIT_CLASSES.index(class_name))
+        what = f"digit {sample.class_name}"
+    else:
+        sample = generate_sample(int(seed), DEMO_IMAGE_SIZE, SHAPE_CLASSES.index(class_name))
+        what = sample.class_name
     choice = ImageChoice(
         image=sample.image, sha256=image_sha256(sample.image),
-        name=f"generated {sample.class_name} (seed {int(seed)})", source="sample",
+        name=f"generated {what} (seed {int(seed)})", source="sample",
         preview=preview_of(sample.image), class_name=sample.class_name, mask=sample.mask,
     )
     st.session_state[_IMAGE_MEMO] = (memo_key, choice)

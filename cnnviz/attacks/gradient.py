@@ -47,8 +47,11 @@ def loss_gradient_function(loaded_model: LoadedModel) -> LossGradient:
             with tf.GradientTape() as tape:
                 tape.watch(pixels)
                 logits = loaded_model.model(loaded_model.preprocess(pixels), training=False)
-                loss = tf.nn.sparse_softmax_cross_entropy_with_logits(classes, logits)
-            return tape.gradient(loss, pixels), tf.nn.softmax(logits)
+                if loaded_model.multilabel:  # independent classes: -log sigmoid(z) of the class
+                    loss = tf.nn.softplus(-tf.gather(logits, classes, axis=1, batch_dims=1))
+                else:
+                    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(classes, logits)
+            return tape.gradient(loss, pixels), loaded_model.probabilities_from_logits(logits)
 
         return loss_gradient
 

@@ -24,10 +24,12 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_model_from_args(args)
     results = predict_batch(loaded, images, top=args.top, fit=args.fit)
     if args.json:
-        print_json([{"image": path, "model": loaded.name,
+        print_json([{"image": path, "model": loaded.name, "multilabel": loaded.multilabel,
                      "predictions": [vars(p) for p in predictions]}
                     for path, predictions in zip(args.images, results)])
         return 0
+    if loaded.multilabel:
+        print("multi-label model: each probability is independent (they need not add up to 100%)")
     for path, predictions in zip(args.images, results):
         print(f"{path} ({loaded.name}):")
         for rank, p in enumerate(predictions, 1):

@@ -27,7 +27,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False) 
         parser.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
                         help="'none' builds the architecture with random weights (no download)")
-    parser.add_argument("--labels", help="labels file for a model file: one label per line or JSON")
+    parser.add_argument("--labels", help="labels file for a model file: one label per line or JSON "
+                                         '(a JSON object may add "preprocessing", "mean", "std", "head")')
+    parser.add_argument("--preprocessing", metavar="NAME",
+                        help="what a model file expects: none (0..255), scale01, tf, caffe, torch or "
+                             "standardize (default: none if it starts with Rescaling, else scale01)")
     parser.add_argument("--fit", choices=("crop", "stretch"), default="crop",
                         help="how the image is resized to the model input (default: centre crop)")
 
@@ -37,7 +41,8 @@ def load_model_from_args(args: argparse.Namespace) -> Any:
     from cnnviz.models import USER_MODEL_SUFFIXES, load_model, load_model_file
 
     if Path(args.model).suffix.lower() in USER_MODEL_SUFFIXES:
-        return load_model_file(args.model, labels=args.labels)
+        return load_model_file(args.model, labels=args.labels,
+                               preprocessing=getattr(args, "preprocessing", None))
     return load_model(args.model, weights=None if args.weights == "none" else "imagenet")
 
 

@@ -293,6 +293,6 @@ def _compiled_pass(loaded_model: LoadedModel, captured: tuple[str, ...]) -> Any:
     @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32)])
     def forward(pixels: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
         activations, logits = function(loaded_model.preprocess(pixels))
-        return activations, tf.nn.softmax(logits)
+        return activations, loaded_model.probabilities_from_logits(logits)
 
     return forward

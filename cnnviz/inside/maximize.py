@@ -486,7 +486,7 @@ def maximize(
         both = tf.constant(np.concatenate([start_images, images]).astype(np.float32))
         objective, logits = evaluate(both, tf.concat([onehot, onehot], axis=0))
     objective = objective.numpy()
-    probabilities = tf.nn.softmax(logits[batch:]).numpy()
+    probabilities = loaded_model.probabilities_from_logits(logits[batch:]).numpy()
     predicted = probabilities.argmax(axis=1)
     chosen = np.array(targets) if kind == "class" else predicted
     return Maximization(

@@ -23,12 +23,13 @@ _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Flatten, keras.layers.Spatia
 
 
 def _dense_layer(layer: Any) -> Any | None:
-    """The Dense layer holding the logits' kernel (also behind cnnviz's logits view of a softmax Dense)."""
-    dense = getattr(layer, "dense", layer)  # cnnviz.models._LinearPart wraps a softmax Dense
+    """The layer holding the logits' kernel: a linear Dense, or cnnviz's logits view of a softmax or
+    sigmoid Dense (cnnviz.model_files.LinearPart, whose ``kernel`` is in logit space)."""
+    dense = getattr(layer, "dense", layer)
     if isinstance(dense, keras.layers.Dense):
         activation = getattr(layer, "activation", None)
         if activation is None or getattr(activation, "__name__", "linear") == "linear":
-            return dense
+            return layer if dense is not layer else dense
     return None
 
 

@@ -209,12 +209,6 @@ def clean_pass(request: Request) -> tuple[np.ndarray, np.ndarray]:
     return logits, top_classes(logits, request.class_indices)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis."""
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of maps (n, h, w) to (n, height, width), float32."""
     import cv2

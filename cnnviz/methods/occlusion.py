@@ -25,7 +25,6 @@ from cnnviz.methods.core import (
     batches,
     check_choice,
     check_positive_int,
-    softmax,
     top_classes,
 )
 from cnnviz.models import LoadedModel
@@ -111,7 +110,7 @@ def occlusion(request: Request) -> Maps:
                 logits[part] = function(image, fill, tf.constant(corners[part]), tf.constant(patch)).numpy()
             report(request.progress, index * len(corners) + part.stop, total, image=index + 1)
         class_index = int(top_classes(logits[:1], request.class_indices[index:index + 1])[0])
-        probabilities = softmax(logits)[:, class_index]
+        probabilities = loaded_model.probabilities_from_logits(logits)[:, class_index]
         drops = (probabilities[0] - probabilities[1:]).reshape(len(tops), len(lefts))
         raw.append(drops)
         full.append(at_patch_centres(drops, tops, lefts, patch, (height, width)))

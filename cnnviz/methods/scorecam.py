@@ -50,7 +50,7 @@ def _build_masked_probabilities(loaded_model: LoadedModel) -> Callable[..., Any]
         masks = tf.transpose((upsampled - low) / (high - low + EPSILON), [2, 0, 1])[..., None]
         inputs = loaded_model.preprocess(pixels[None]) * masks  # H o X on the network's input
         logits = loaded_model.model(inputs, training=False)
-        return tf.nn.softmax(logits)[:, class_index]
+        return loaded_model.probabilities_from_logits(logits)[:, class_index]
 
     return masked_probabilities
 
