@@ -30,22 +30,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import inspect
 import json
 import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "docker-check"
@@ -130,7 +130,7 @@ def tool_versions() -> dict[str, str]:
         "buildah (in podman)": info.get("host", {}).get("buildahVersion", "?"),
         "debootstrap": first_line(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"]),
         "chromium": first_line(["chromium", "--version"]),
-        "host": Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?",
+        "debian": first_line(["cat", "/etc/debian_version"]),
     }
 
 
@@ -393,18 +393,10 @@ def check_demo_model_offline(box: Container) -> dict[str, str]:
     return {paths[p]: label for p, label in predicted.items()}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def health(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip()
-    except OSError:
-        return None
+def browser_helpers() -> ModuleType:
+    """tests/browser_helpers.py, the set-up of the app's own browser tests (imports Playwright)."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    return importlib.import_module("browser_helpers")
 
 
 def healthcheck_argv(config: ImageConfig) -> list[str]:
@@ -416,23 +408,25 @@ def healthcheck_argv(config: ImageConfig) -> list[str]:
 
 def check_pages_in_chromium(url: str) -> None:
     """Home page and Heatmaps page (a Grad-CAM computed in the container), no exception."""
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from browser_helpers import CHROMIUM_ARGS, VIEWPORT, assert_no_exception, open_page, screenshot, wait_for_app
     from playwright.sync_api import expect, sync_playwright
 
+    helpers = browser_helpers()
+    assert_no_exception, screenshot = helpers.assert_no_exception, helpers.screenshot
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"),
+                                             args=helpers.CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
+            page = browser.new_page(viewport=helpers.VIEWPORT)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(url)
-            wait_for_app(page, BROWSER_TIMEOUT_MS)
+            helpers.wait_for_app(page, BROWSER_TIMEOUT_MS)
             main = page.get_by_test_id("stMain")
             expect(main.get_by_role("heading", name="cnnviz: see what a CNN sees")).to_be_visible()
             assert_no_exception(page)
             screenshot(page, "docker-check-home")
-            open_page(page, "Heatmaps")
+            helpers.open_page(page, "Heatmaps")
             expect(main.locator("[data-testid=stImageCaption]:has-text('Grad-CAM:')").first).to_be_visible(
                 timeout=BROWSER_TIMEOUT_MS)
             assert_no_exception(page)
@@ -446,7 +440,8 @@ def check_pages_in_chromium(url: str) -> None:
 
 def check_server(box: Container) -> dict[str, float]:
     """The image's command serves the app; health, HEALTHCHECK, the browser, then a clean SIGTERM."""
-    port = free_port()  # the image's port, changed as `docker run -e STREAMLIT_SERVER_PORT=...` would
+    helpers = browser_helpers()
+    port = helpers.free_port()  # the image's port, changed as `docker run -e STREAMLIT_SERVER_PORT=...` would
     env = {"STREAMLIT_SERVER_PORT": str(port)}
     url = f"http://127.0.0.1:{port}"
     log_path = ARTIFACTS / "server.log"
@@ -456,14 +451,16 @@ def check_server(box: Container) -> dict[str, float]:
         server = subprocess.Popen(box.command(box.config.command, env), stdout=server_log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        while health(url) != "ok":
-            check(server.poll() is None, f"the server exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+        while not helpers._healthy(url):  # "ok" on /_stcore/health
+            check(server.poll() is None,
+                  f"the server exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
             check(time.monotonic() - start < SERVER_START_TIMEOUT_S,
                   f"no 'ok' on /_stcore/health after {SERVER_START_TIMEOUT_S} s")
             time.sleep(0.5)
         healthy_after = time.monotonic() - start
         result = box.run(probe, env, timeout=30)
-        check(result.returncode == 0, f"the HEALTHCHECK command failed on a healthy server: {result.stderr[-1000:]}")
+        check(result.returncode == 0,
+              f"the HEALTHCHECK command failed on a healthy server: {result.stderr[-1000:]}")
         browser_start = time.monotonic()
         check_pages_in_chromium(url)
         browser_seconds = time.monotonic() - browser_start
@@ -518,7 +515,8 @@ def docker_check() -> dict:
         report["build_s"], report["cached_steps"] = build_image(base)
         config = image_config(IMAGE)
         base_size = image_config(base).size
-        report.update(image=IMAGE, base=base, image_mb=round(config.size / 1e6), base_mb=round(base_size / 1e6),
+        report.update(image=IMAGE, base=base, image_mb=round(config.size / 1e6),
+                      base_mb=round(base_size / 1e6),
                       added_mb=round((config.size - base_size) / 1e6))
         log(f"image {report['image_mb']} MB; running it as a container")
         run_start = time.monotonic()
@@ -541,7 +539,8 @@ def summary(report: dict) -> str:
     return (f"image {report['image_mb']} MB ({report['added_mb']} MB over the {report['base_mb']} MB base; "
             f"installed packages {report['site_packages_mb']:.0f} MB)\n"
             f"largest packages (MB): {top}\n"
-            f"base {report['base_s']} s, build {report['build_s']} s ({len(report['cached_steps'])} steps cached), "
+            f"base {report['base_s']} s, build {report['build_s']} s "
+            f"({len(report['cached_steps'])} steps cached), "
             f"run checks {report['run_s']} s (healthy after {report['healthy_after_s']} s, browser "
             f"{report['browser_s']} s); total {report['total_s']} s, CPU {report['cpu_s']} s\n"
             f"versions: {report['versions']}")

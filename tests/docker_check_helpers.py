@@ -66,11 +66,11 @@ def start() -> Background:
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m deselection: start only for a selected test
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the check, and move its test to the end: it waits only for what the others left."""
     global _check
     ours = [item for item in items if item.nodeid.endswith(TEST_NAME)]
-    if ours and _check is None:
+    if ours and _check is None and not config.option.collectonly:
         _check = start()
         items[:] = [item for item in items if item not in ours] + ours
 
@@ -92,7 +92,8 @@ def result() -> dict:
     if _check.process is None:
         pytest.skip(_check.skip_reason)
     try:
-        returncode = _check.process.wait(timeout=max(1.0, WAIT_TIMEOUT_S - (time.monotonic() - _check.started)))
+        left = WAIT_TIMEOUT_S - (time.monotonic() - _check.started)
+        returncode = _check.process.wait(timeout=max(1.0, left))
     except subprocess.TimeoutExpired:
         pytest.fail(f"make docker-check still running after {WAIT_TIMEOUT_S} s; see {LOG}")
     output = LOG.read_text(errors="replace")

@@ -293,8 +293,9 @@ def test_dockerfile_uses_only_what_docker_20_10_and_podman_4_read(dockerfile: li
 
 def test_portability_check_finds_newer_flags() -> None:
     # The line that broke Docker 24 and Podman 4 (issue 18), and other BuildKit-only syntax.
-    text = ("# syntax=docker/dockerfile:1.7\nFROM x\nRUN --mount=type=cache,target=/root/.cache pip install a\n"
-            "COPY --chmod=755 --chown=1:1 a b\nHEALTHCHECK --interval=30s --start-interval=2s CMD [\"true\"]\n")
+    text = ("# syntax=docker/dockerfile:1.7\nFROM x\n"
+            "RUN --mount=type=cache,target=/root/.cache pip install a\nCOPY --chmod=755 --chown=1:1 a b\n"
+            "HEALTHCHECK --interval=30s --start-interval=2s CMD [\"true\"]\n")
     assert unportable(parse_dockerfile(text), text) == [
         "parser directive '# syntax=docker/dockerfile:1.7' (BuildKit pulls a frontend image)",
         "line 3: RUN --mount", "line 4: COPY --chmod", "line 5: HEALTHCHECK --start-interval"]
