@@ -284,17 +284,22 @@ def container_root(image: str) -> Iterator[Path]:
 
 
 def numeric_user(root: Path, user: str) -> tuple[int, int, str]:
-    """(uid, gid, home) of the image's USER, names looked up in the image's /etc/passwd and /etc/group."""
+    """(uid, gid, home) of a USER value (name or number, optional :group), as the image's own
+    /etc/passwd and /etc/group resolve it; like Docker, gid 0 and home / for an unknown number."""
     name, _, group = user.partition(":")
-    passwd = [line.split(":") for line in (root / "etc/passwd").read_text().splitlines() if line]
-    entry = next((e for e in passwd if name in (e[0], e[2])), None)
-    uid = int(entry[2]) if entry else int(name)
-    gid = int(entry[3]) if entry and not group else None
+
+    def row(table: str, key: str) -> list[str] | None:
+        rows = [line.split(":") for line in (root / "etc" / table).read_text().splitlines() if line]
+        return next((r for r in rows if key in (r[0], r[2])), None)
+
+    account = row("passwd", name)
+    uid = int(account[2]) if account else int(name)
     if group:
-        groups = [line.split(":") for line in (root / "etc/group").read_text().splitlines() if line]
-        gid = next((int(g[2]) for g in groups if group in (g[0], g[2])), None)
-        gid = int(group) if gid is None else gid
-    return uid, gid if gid is not None else uid, entry[5] if entry else "/"
+        entry = row("group", group)
+        gid = int(entry[2]) if entry else int(group)
+    else:
+        gid = int(account[3]) if account else 0
+    return uid, gid, account[5] if account else "/"
 
 
 # Mounts a container engine provides, then chroot as the image's user; env -i leaves exactly the
