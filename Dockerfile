@@ -27,7 +27,7 @@ RUN groupadd --system --gid 10001 cnnviz \
 # In the same step (a later one would not make the image smaller), what the app never uses at run
 # time goes: TensorFlow's C++ headers (for compiling custom ops, 287 MB), libclang (TensorFlow's
 # build tooling, 62 MB; nothing imports it), pydeck (Streamlit's map charts, imported only by
-# st.pydeck_chart, which cnnviz does not use; 71 MB with its Jupyter files), the Jupyter front-end
+# st.pydeck_chart, which cnnviz does not use; 47 MB with its Jupyter files), the Jupyter front-end
 # extensions plotly installs, and the packages' own test suites (150 MB). The compiled .pyc files
 # stay: the app user cannot write them, and without them every start compiles TensorFlow again
 # (imports take 4 s with them, 17 s without). docs/docker.md lists what remains.
