@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup setup-dev chromium train-demo bench lint clean
+.PHONY: run test setup setup-dev chromium train-demo bench lint clean docker-check
 
 $(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ train-demo: setup                    ## retrain the bundled demo model (about 5 
 bench: setup-dev                     ## speed and quality measurements (not part of the tests)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+docker-check: setup-dev chromium     ## build the Docker image with Podman and run it as a container (docs/docker.md)
+	$(SUDO) $(PY) deploy/docker_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

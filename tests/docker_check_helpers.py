@@ -1,0 +1,104 @@
+"""``make docker-check`` in the background of the test session, so the image builds while other tests run.
+
+Hooks (imported into tests/conftest.py): once collection is done, if the image test was collected
+and the check can run here (root or passwordless sudo; not disabled with CNNVIZ_SKIP_DOCKER_CHECK=1),
+``make docker-check`` starts in its own process group. The test then only waits for it and reads
+its report (deploy/docker_check.py); that test is moved to the end of the session, so it waits
+only for what the other tests left of the build. The check is stopped if the session ends first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPORT = REPO_ROOT / "tests" / "artifacts" / "docker-check" / "report.json"
+LOG = REPO_ROOT / "tests" / "artifacts" / "docker-check" / "make.log"
+TEST_NAME = "test_docker.py::test_image_builds_and_runs_as_a_container"
+SKIPPED = 77  # deploy/docker_check.py: the tools cannot be had here
+# Cold (no base image, no pip layer cached): about 4 minutes on 2 busy cores; warm: about 1.
+WAIT_TIMEOUT_S = 1500
+
+
+@dataclass
+class Background:
+    process: subprocess.Popen[bytes] | None  # None: not started, see skip_reason
+    skip_reason: str = ""
+    started: float = 0.0
+
+
+_check: Background | None = None
+
+
+def _skip_reason() -> str:
+    if os.environ.get("CNNVIZ_SKIP_DOCKER_CHECK") == "1":
+        return "CNNVIZ_SKIP_DOCKER_CHECK=1 is set"
+    if shutil.which("make") is None:
+        return "make is missing"
+    if os.geteuid() != 0 and subprocess.run(["sudo", "-n", "true"], capture_output=True,
+                                            check=False).returncode != 0:
+        return "make docker-check needs root or passwordless sudo (chroot, mounts, Podman's storage)"
+    return ""
+
+
+def start() -> Background:
+    """Start ``make docker-check`` (without its venv and chromium prerequisites: this session has them)."""
+    reason = _skip_reason()
+    if reason:
+        return Background(None, reason)
+    REPORT.unlink(missing_ok=True)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with LOG.open("wb") as log:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "-o", "setup-dev", "-o", "chromium", "docker-check"],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    return Background(process, started=time.monotonic())
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m deselection: start only for a selected test
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the check, and move its test to the end: it waits only for what the others left."""
+    global _check
+    ours = [item for item in items if item.nodeid.endswith(TEST_NAME)]
+    if ours and _check is None and not config.option.collectonly:
+        _check = start()
+        items[:] = [item for item in items if item not in ours] + ours
+
+
+def pytest_unconfigure() -> None:
+    """Stop a check still running when the session ends (it removes its container on SIGTERM)."""
+    if _check is not None and _check.process is not None and _check.process.poll() is None:
+        os.killpg(_check.process.pid, signal.SIGTERM)
+        try:
+            _check.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(_check.process.pid, signal.SIGKILL)
+
+
+def result() -> dict:
+    """Wait for the background check; its report (skips the test when the tools cannot be had)."""
+    if _check is None:
+        pytest.skip("the docker check was not started (run this test through pytest's collection)")
+    if _check.process is None:
+        pytest.skip(_check.skip_reason)
+    try:
+        left = WAIT_TIMEOUT_S - (time.monotonic() - _check.started)
+        returncode = _check.process.wait(timeout=max(1.0, left))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"make docker-check still running after {WAIT_TIMEOUT_S} s; see {LOG}")
+    output = LOG.read_text(errors="replace")
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {"status": "no report"}
+    if returncode == SKIPPED and report["status"] == "skipped":
+        pytest.skip(f"make docker-check: {report['reason']}")
+    assert returncode == 0 and report["status"] == "passed", f"make docker-check failed:\n{output[-6000:]}"
+    return report
