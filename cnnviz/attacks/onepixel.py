@@ -24,6 +24,7 @@ from cnnviz.attacks.common import AttackSetup, check_int, finish, prepare
 from cnnviz.attacks.evolution import DEFAULT_MUTATION, DEFAULT_RECOMBINATION, check_settings, minimise
 from cnnviz.attacks.result import AttackResult
 from cnnviz.errors import ParameterError
+from cnnviz.incremental import MODES, pixel_probabilities
 from cnnviz.models import LoadedModel
 from cnnviz.progress import ProgressCallback, report
 
@@ -110,9 +111,9 @@ class _BatchEvaluator:
     """
 
     def __init__(self, loaded_model: LoadedModel, setup: AttackSetup, batch_size: int,
-                 stop_early: bool, on_batch: Callable[[float], None]) -> None:
+                 stop_early: bool, on_batch: Callable[[float], None], incremental: str = "auto") -> None:
         self.loaded_model, self.setup, self.stop_early = loaded_model, setup, stop_early
-        self.batch_size, self.on_batch = batch_size, on_batch
+        self.batch_size, self.on_batch, self.incremental = batch_size, on_batch, incremental
         self.buffer = np.empty((batch_size, *setup.image.shape), np.uint8)
         self.buffer[:] = setup.image
         self.queries = 0
@@ -126,7 +127,8 @@ class _BatchEvaluator:
             batch = self.buffer[:stop - start]
             batch[index, rows[start:stop], columns[start:stop]] = colours[start:stop]
             with self.loaded_model.lock:
-                probabilities = self.loaded_model.probabilities(batch)
+                probabilities = pixel_probabilities(self.loaded_model, image, batch, rows[start:stop],
+                                                    columns[start:stop], colours[start:stop], self.incremental)
             batch[index, rows[start:stop], columns[start:stop]] = image[rows[start:stop],
                                                                         columns[start:stop]]
             self.queries += stop - start
@@ -145,7 +147,7 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
                      maxiter: int | None = None, mutation: float = DEFAULT_MUTATION,
                      recombination: float = DEFAULT_RECOMBINATION,
                      batch_size: int | None = None, stop_early: bool = True,
-                     seed: int | None = None, fit: str = "crop",
+                     seed: int | None = None, fit: str = "crop", incremental: str = "auto",
                      progress: ProgressCallback | None = None) -> AttackResult:
     """Change ``pixels`` pixels to lower the true class (or raise ``target``), by DE (Su et al., 2019).
 
@@ -156,7 +158,8 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
     resized to the model's input with ``fit`` and attacked at that resolution. ``progress`` gets
     ``(generations done, maxiter, {"best_fitness", "queries"})`` after each generation and after
     each model call within one, and cancels by returning False. The same
-    ``seed`` gives the same run.
+    ``seed`` gives the same run. ``incremental`` ("auto", "on", "off") scores one-pixel candidates by
+    incremental inference (cnnviz.incremental; same scores) where that is faster.
     """
     pixels = check_int("The number of pixels", pixels, 1)
     popsize, maxiter = budget(preset, popsize, maxiter)
@@ -178,7 +181,10 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
         report(progress, last["generation"], maxiter, best_fitness=last["best_fitness"],
                queries=evaluator.queries)
 
-    evaluator = _BatchEvaluator(loaded_model, setup, min(batch_size, popsize), stop_early, on_batch)
+    if incremental not in MODES:
+        raise ParameterError(f"incremental must be one of {', '.join(MODES)}, not {incremental!r}.")
+    evaluator = _BatchEvaluator(loaded_model, setup, min(batch_size, popsize), stop_early, on_batch,
+                                incremental)
 
     lower, upper = bounds(loaded_model.input_size, pixels)
     evolution = minimise(evaluator, initial_population(rng, popsize, loaded_model.input_size, pixels),
@@ -188,6 +194,7 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
         "pixels": pixels, "preset": preset, "popsize": popsize, "maxiter": maxiter,
         "mutation": mutation, "recombination": recombination, "batch_size": batch_size,
         "stop_early": stop_early, "seed": seed, "fit": fit, "generations": evolution.generations,
+        "incremental": incremental,
     }
     return finish(loaded_model, setup, METHOD, apply(setup.image, evolution.best),
                   evaluator.queries, evolution.history, params)

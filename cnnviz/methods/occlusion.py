@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.errors import ParameterError
+from cnnviz.incremental import occlusion_logits
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
     Maps,
@@ -107,7 +108,8 @@ def occlusion(request: Request) -> Maps:
         logits = np.empty((len(corners), loaded_model.num_classes), np.float32)
         for part in batches(len(corners), params["batch_size"]):
             with loaded_model.lock:
-                logits[part] = function(image, fill, tf.constant(corners[part]), tf.constant(patch)).numpy()
+                logits[part] = occlusion_logits(loaded_model, function, image, fill, corners[part], patch,
+                                                params.get("incremental", "auto"))
             report(request.progress, index * len(corners) + part.stop, total, image=index + 1)
         class_index = int(top_classes(logits[:1], request.class_indices[index:index + 1])[0])
         probabilities = loaded_model.probabilities_from_logits(logits)[:, class_index]

@@ -1,0 +1,129 @@
+"""Incremental inference (Krypton, Nakandala et al., SIGMOD 2019) gives the class scores of full
+re-inference, on zoo architectures (random weights), the demo model and hand-built models using
+every covered layer type, with patches at the corners, borders and inside; unknown layers fall back."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from cnnviz.incremental import _compiled, occlusion_logits, patched_logits, worth_it
+from cnnviz.models import LoadedModel, load_model
+
+L = keras.layers
+RELATIVE = 1e-4
+
+
+def wrap(model: keras.Model, preprocess=lambda p: p / 127.5 - 1.0) -> LoadedModel:
+    height, width = model.inputs[0].shape[1:3]
+    classes = tuple(f"c{i}" for i in range(model.outputs[0].shape[-1]))
+    return LoadedModel(name=model.name, model=model, input_size=(height, width), class_names=classes,
+                       preprocess=preprocess, preprocessing="tf", weights=None)
+
+
+def corners_for(size: tuple[int, int], patch: int) -> np.ndarray:
+    """Every corner and border, the middle, odd offsets, and one 'no patch' corner."""
+    h, w = size[0] - patch, size[1] - patch
+    return np.array([[0, 0], [0, w], [h, 0], [h, w], [0, w // 2], [h // 2, 0], [h, w // 3],
+                     [h // 3, w], [h // 2, w // 2], [1, 3], [h - 1, 5], [size[0], size[1]]], np.int32)
+
+
+def full_logits(loaded: LoadedModel, image: np.ndarray, patches: np.ndarray,
+                corners: np.ndarray) -> np.ndarray:
+    images = np.repeat(image[None], len(corners), axis=0)
+    for index, ((top, left), patch) in enumerate(zip(corners, patches)):
+        if top >= image.shape[0]:
+            continue  # no patch: the clean image
+        images[index, top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+    return loaded.model(loaded.preprocess(images.astype(np.float32)), training=False).numpy()  # eager
+
+
+def check_exact(loaded: LoadedModel, patch: int, seed: int = 0) -> float:
+    """Assert incremental == full within RELATIVE of the logits' scale; return the cost share."""
+    rng = np.random.default_rng(seed)
+    height, width = loaded.input_size
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    corners = corners_for((height, width), patch)
+    patches = rng.integers(0, 256, (len(corners), patch, patch, 3), dtype=np.uint8)
+    expected = full_logits(loaded, image, patches, corners)
+    got = patched_logits(loaded, image, patches, corners)
+    changed = np.abs(expected[:-1] - expected[-1]).max()
+    assert changed > 10 * RELATIVE * np.abs(expected).max(), "the patches must change the scores"
+    np.testing.assert_allclose(got, expected, rtol=0, atol=RELATIVE * np.abs(expected).max())
+    done, total = _compiled(loaded, (patch, patch)).walker.cost
+    return done / total
+
+
+def every_layer_model() -> keras.Model:
+    """Stride 2, dilation, 'valid' and 'same' padding, every covered layer type, a residual add,
+    a multiply gate and a concatenation."""
+    keras.utils.set_random_seed(1)
+    x = keras.Input((45, 45, 3))
+    y = L.ZeroPadding2D(((1, 2), (0, 1)))(x)
+    y = L.Conv2D(8, 3, strides=2, padding="valid", activation="relu")(y)
+    y = L.BatchNormalization(beta_initializer="random_normal", moving_mean_initializer="random_normal")(y)
+    a = L.Conv2D(8, 3, padding="same", dilation_rate=2)(y)
+    a = L.LeakyReLU(0.1)(a)
+    b = L.DepthwiseConv2D(5, padding="same", depth_multiplier=1)(y)
+    b = L.ReLU(6.0)(b)
+    y = L.Add()([a, b, y])
+    g = L.Conv2D(8, 1, activation="sigmoid")(y)
+    y = L.Multiply()([y, g])
+    c = L.SeparableConv2D(6, 3, padding="same", strides=2)(y)
+    d = L.MaxPooling2D(3, strides=2, padding="same")(y)
+    y = L.Concatenate()([c, d])
+    y = L.Activation("swish")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="valid")(y)
+    y = L.AveragePooling2D(2, padding="valid")(y)
+    y = L.Conv2D(12, 2, padding="valid", dilation_rate=1)(y)
+    y = L.Flatten()(y)
+    return keras.Model(x, L.Dense(4)(y), name="every_layer")
+
+
+@pytest.mark.parametrize("patch", [1, 4, 7])
+def test_every_covered_layer_type_matches_full_inference(patch: int) -> None:
+    share = check_exact(wrap(every_layer_model()), patch)
+    assert share < 0.8  # boxes were really used, not the fallback everywhere
+
+
+def test_unknown_layer_falls_back_with_the_same_scores() -> None:
+    keras.utils.set_random_seed(2)
+    x = keras.Input((32, 32, 3))
+    y = L.Conv2D(6, 3, padding="same", activation="relu")(x)
+    y = L.AveragePooling2D(3, strides=1, padding="same")(y)  # not a plain window: falls back
+    y = L.Conv2D(6, 3, strides=2, padding="same")(y)
+    y = L.UpSampling2D(2)(y)  # unknown
+    y = L.GlobalAveragePooling2D()(y)
+    loaded = wrap(keras.Model(x, L.Dense(3)(y), name="fallback"))
+    check_exact(loaded, 5)
+
+
+@pytest.mark.parametrize("build, size", [
+    (lambda: keras.applications.VGG16(weights=None, input_shape=(64, 64, 3), classes=10, classifier_activation=None), 64),
+    (lambda: keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10, classifier_activation=None), 64),
+    (lambda: keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), classes=10, classifier_activation=None), 96),
+])
+def test_zoo_architectures_match_full_inference(build, size: int) -> None:
+    keras.utils.set_random_seed(0)
+    loaded = wrap(build(), preprocess=lambda p: (p - 120.0) / 64.0)
+    check_exact(loaded, 8)
+
+
+def test_demo_model_matches_and_occlusion_uses_it() -> None:
+    loaded = load_model("shapes")
+    check_exact(loaded, 6)
+    image = np.random.default_rng(3).integers(0, 256, (*loaded.input_size, 3), dtype=np.uint8)
+    assert worth_it(loaded, image, (1, 1))
+
+
+def test_occlusion_and_one_pixel_give_the_same_results_either_way() -> None:
+    from cnnviz.attacks.onepixel import one_pixel_attack  # noqa: PLC0415
+    from cnnviz.methods.core import Request  # noqa: F401,PLC0415
+    loaded = load_model("shapes")
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (*loaded.input_size, 3), dtype=np.uint8)
+    runs = [one_pixel_attack(loaded, image, popsize=20, maxiter=3, seed=5, stop_early=False,
+                             incremental=mode) for mode in ("on", "off")]
+    assert runs[0].queries == runs[1].queries
+    np.testing.assert_array_equal(runs[0].adversarial, runs[1].adversarial)
