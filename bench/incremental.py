@@ -82,7 +82,8 @@ def occlusion(loaded: LoadedModel, images: int, rounds: int) -> dict[str, float]
     change = np.abs(reference - reference[:1]).max() / np.abs(reference).max()  # the patches matter
     full_s, incremental_s = best_of(rounds, full), best_of(rounds, incremental)
     done, total = _compiled(loaded, (patch, patch)).walker.cost
-    return {"full_ms_per_image": 1000 * full_s / images, "incremental_ms_per_image": 1000 * incremental_s / images,
+    return {"full_ms_per_image": 1000 * full_s / images,
+            "incremental_ms_per_image": 1000 * incremental_s / images,
             "speedup": full_s / incremental_s, "mac_share": done / total, "relative_difference": difference,
             "relative_change": change, "positions": len(grid)}
 
@@ -112,7 +113,8 @@ def one_pixel(loaded: LoadedModel, rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["VGG16", "ResNet50", "MobileNetV2", "shapes"])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)

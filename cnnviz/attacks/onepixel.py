@@ -128,7 +128,8 @@ class _BatchEvaluator:
             batch[index, rows[start:stop], columns[start:stop]] = colours[start:stop]
             with self.loaded_model.lock:
                 probabilities = pixel_probabilities(self.loaded_model, image, batch, rows[start:stop],
-                                                    columns[start:stop], colours[start:stop], self.incremental)
+                                                    columns[start:stop], colours[start:stop],
+                                                    self.incremental)
             batch[index, rows[start:stop], columns[start:stop]] = image[rows[start:stop],
                                                                         columns[start:stop]]
             self.queries += stop - start

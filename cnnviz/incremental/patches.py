@@ -72,9 +72,9 @@ def read(state: State, row_start: tf.Tensor, column_start: tf.Tensor, size: tupl
     inside = (((local_rows >= 0) & (local_rows < box_rows))[:, :, None, None]
               & ((local_columns >= 0) & (local_columns < box_columns))[:, None, :, None])
     shape = tf.shape(base)[:3]
-    indices = tf.stack([tf.broadcast_to(tf.clip_by_value(local_rows, 0, box_rows - 1)[:, :, None], shape),
-                        tf.broadcast_to(tf.clip_by_value(local_columns, 0, box_columns - 1)[:, None, :], shape)],
-                       -1)
+    rows = tf.broadcast_to(tf.clip_by_value(local_rows, 0, box_rows - 1)[:, :, None], shape)
+    columns = tf.broadcast_to(tf.clip_by_value(local_columns, 0, box_columns - 1)[:, None, :], shape)
+    indices = tf.stack([rows, columns], -1)
     pasted = tf.gather_nd(state.values, indices, batch_dims=1)
     return tf.where(inside, pasted, base)
 
