@@ -135,3 +135,22 @@ def test_occlusion_and_one_pixel_give_the_same_results_either_way() -> None:
                              incremental=mode) for mode in ("on", "off")]
     assert runs[0].queries == runs[1].queries
     np.testing.assert_array_equal(runs[0].adversarial, runs[1].adversarial)
+
+
+def test_approximate_mode_is_cheaper_and_keeps_the_occlusion_map() -> None:
+    """Krypton's projective-field threshold: fewer multiply-adds, a map close to the exact one."""
+    from cnnviz.demo.shapes import TEST_SEED, generate_sample  # noqa: PLC0415
+    loaded = load_model("shapes")
+    image = generate_sample(TEST_SEED, loaded.input_size[0]).image
+    grid = np.stack(np.meshgrid(np.arange(0, 49, 8), np.arange(0, 49, 8), indexing="ij"), -1).reshape(-1, 2)
+    patches = np.full((len(grid), 16, 16, 3), 128, np.uint8)
+    top = int(np.argmax(loaded.logits(image[None]).numpy()[0]))
+    maps, shares = [], []
+    for threshold in (1.0, 0.5):
+        logits = patched_logits(loaded, image, patches, grid.astype(np.int32), threshold)
+        maps.append(loaded.probabilities_from_logits(logits)[:, top])
+        done, total = _compiled(loaded, (16, 16), threshold).walker.cost
+        shares.append(done / total)
+    assert shares[1] < 0.9 * shares[0]
+    assert np.corrcoef(maps[0], maps[1])[0, 1] > 0.8
+    assert np.abs(maps[0] - maps[1]).max() > 1e-4  # approximate: not the exact scores

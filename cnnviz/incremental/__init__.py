@@ -31,10 +31,10 @@ LOGITS = "logits"
 class _Compiled:
     """The compiled clean pass and patched pass of one model for one patch size."""
 
-    def __init__(self, loaded_model: LoadedModel, patch_size: tuple[int, int]) -> None:
+    def __init__(self, loaded_model: LoadedModel, patch_size: tuple[int, int], threshold: float) -> None:
         model, preprocess = loaded_model.model, loaded_model.preprocess
         height, width = loaded_model.input_size
-        self.walker = Walker(model, patch_size)
+        self.walker = Walker(model, patch_size, threshold)
         self._image: np.ndarray | None = None
         self._clean: dict[str, tf.Tensor] = {}
 
@@ -79,18 +79,20 @@ class _Compiled:
         return done / full if full else 1.0
 
 
-def _compiled(loaded_model: LoadedModel, patch_size: tuple[int, int]) -> _Compiled:
-    key = ("incremental", tuple(patch_size))
-    return loaded_model.cached(key, lambda: _Compiled(loaded_model, patch_size))
+def _compiled(loaded_model: LoadedModel, patch_size: tuple[int, int], threshold: float = 1.0) -> _Compiled:
+    key = ("incremental", tuple(patch_size), threshold)
+    return loaded_model.cached(key, lambda: _Compiled(loaded_model, patch_size, threshold))
 
 
 def patched_logits(loaded_model: LoadedModel, image: np.ndarray, patches: np.ndarray,
-                   corners: np.ndarray) -> np.ndarray:
+                   corners: np.ndarray, threshold: float = 1.0) -> np.ndarray:
     """Logits (N, classes) of ``image`` (H, W, 3 uint8) with ``patches[i]`` (N, h, w, 3 uint8) pasted
     with its top-left corner at ``corners[i]`` (row, column), by incremental inference. A corner at
-    or beyond the image's far edge means no patch: that row gets the clean image's logits."""
+    or beyond the image's far edge means no patch: that row gets the clean image's logits.
+    ``threshold`` < 1 is Krypton's approximate mode: no box grows past that share of its map's side
+    (faster; changes beyond it are dropped, so the scores are approximate)."""
     height, width = loaded_model.input_size
-    compiled = _compiled(loaded_model, patches.shape[1:3])
+    compiled = _compiled(loaded_model, patches.shape[1:3], threshold)
     clean = compiled.clean(np.asarray(image, np.uint8))
     corners = np.asarray(corners, np.int32)
     inside = (corners[:, 0] <= height - patches.shape[1]) & (corners[:, 1] <= width - patches.shape[2])

@@ -92,3 +92,15 @@ def union(axes: list[Axis]) -> Axis:
 def region(axis: Axis, win: Window) -> tuple[np.ndarray, int]:
     """Per patch start, where the box's input region starts in the *padded* input, and its size."""
     return (axis.starts * win.stride).astype(np.int32), (axis.size - 1) * win.stride + win.span
+
+
+def capped(axis: Axis, threshold: float) -> Axis:
+    """Krypton's approximate mode (projective-field thresholding): an interval longer than
+    ``threshold`` of the map is cut to that share around its centre; changes outside it are dropped.
+    ``threshold`` >= 1 keeps the exact interval."""
+    if threshold >= 1.0:
+        return axis
+    side = max(1, int(np.ceil(threshold * axis.length)))
+    long = (axis.hi - axis.lo) > side
+    lo = np.where(long, np.clip((axis.lo + axis.hi - side) // 2, 0, axis.length - side), axis.lo)
+    return Axis(lo, np.where(long, lo + side, axis.hi), axis.length)

@@ -38,10 +38,11 @@ def clean_pass(model: Any, inputs: tf.Tensor) -> dict[str, tf.Tensor]:
 
 
 class Walker:
-    """Walks one model for patches of one size; ``cost`` is (incremental, full) multiply-adds."""
+    """Walks one model for patches of one size; ``cost`` is (incremental, full) multiply-adds.
+    ``threshold`` < 1 is Krypton's approximate mode (``boxes.capped``)."""
 
-    def __init__(self, model: Any, patch_size: tuple[int, int]) -> None:
-        self.model, self.patch_size = model, patch_size
+    def __init__(self, model: Any, patch_size: tuple[int, int], threshold: float = 1.0) -> None:
+        self.model, self.patch_size, self.threshold = model, patch_size, threshold
         self.cost = [0, 0]
 
     def __call__(self, clean: dict[str, tf.Tensor], patch_values: tf.Tensor, row_t: tf.Tensor,
@@ -106,8 +107,9 @@ class Walker:
         """A windowed layer on each image's box, or None when the box covers the whole output."""
         windows = [patches.padded_window(axis, operation, boxes.window, length)
                    for axis, length in enumerate((state.rows.length, state.columns.length))]
-        rows = boxes.through_window(state.rows, windows[0], int(shape[0]))
-        columns = boxes.through_window(state.columns, windows[1], int(shape[1]))
+        rows = boxes.capped(boxes.through_window(state.rows, windows[0], int(shape[0])), self.threshold)
+        columns = boxes.capped(boxes.through_window(state.columns, windows[1], int(shape[1])),
+                               self.threshold)
         if rows.full and columns.full:
             return None
         (row_starts, row_size), (column_starts, column_size) = (boxes.region(rows, windows[0]),
@@ -126,8 +128,8 @@ class Walker:
 
     def _merge(self, operation: Any, inputs: list[State], name: str) -> State | None:
         """A merge on the union of its inputs' boxes, or None when that covers the whole map."""
-        rows = boxes.union([s.rows for s in inputs])
-        columns = boxes.union([s.columns for s in inputs])
+        rows = boxes.capped(boxes.union([s.rows for s in inputs]), self.threshold)
+        columns = boxes.capped(boxes.union([s.columns for s in inputs]), self.threshold)
         if rows.full and columns.full:
             return None
         row_starts = tf.gather(tf.constant(rows.starts), self.row_t)
