@@ -154,3 +154,11 @@ def test_approximate_mode_is_cheaper_and_keeps_the_occlusion_map() -> None:
     assert shares[1] < 0.9 * shares[0]
     assert np.corrcoef(maps[0], maps[1])[0, 1] > 0.8
     assert np.abs(maps[0] - maps[1]).max() > 1e-4  # approximate: not the exact scores
+
+
+def test_an_unknown_mode_is_a_clear_error() -> None:
+    from cnnviz.errors import ParameterError  # noqa: PLC0415
+    loaded = load_model("shapes")
+    image = np.zeros((*loaded.input_size, 3), np.uint8)
+    with pytest.raises(ParameterError, match="incremental must be one of auto, on, off"):
+        one_pixel_attack(loaded, image, popsize=4, maxiter=1, incremental="fast")

@@ -24,7 +24,7 @@ from cnnviz.attacks.common import AttackSetup, check_int, finish, prepare
 from cnnviz.attacks.evolution import DEFAULT_MUTATION, DEFAULT_RECOMBINATION, check_settings, minimise
 from cnnviz.attacks.result import AttackResult
 from cnnviz.errors import ParameterError
-from cnnviz.incremental import MODES, pixel_probabilities
+from cnnviz.incremental import check_mode, pixel_probabilities
 from cnnviz.models import LoadedModel
 from cnnviz.progress import ProgressCallback, report
 
@@ -182,8 +182,7 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
         report(progress, last["generation"], maxiter, best_fitness=last["best_fitness"],
                queries=evaluator.queries)
 
-    if incremental not in MODES:
-        raise ParameterError(f"incremental must be one of {', '.join(MODES)}, not {incremental!r}.")
+    check_mode(incremental)
     evaluator = _BatchEvaluator(loaded_model, setup, min(batch_size, popsize), stop_early, on_batch,
                                 incremental)
 

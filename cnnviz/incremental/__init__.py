@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from cnnviz.errors import ParameterError
 from cnnviz.incremental.walker import Walker, clean_pass
 from cnnviz.models import LoadedModel
 
@@ -38,7 +39,7 @@ class _Compiled:
         self._image: np.ndarray | None = None
         self._clean: dict[str, tf.Tensor] = {}
 
-        @tf.function(input_signature=[tf.TensorSpec([height, width, 3], tf.uint8)])
+        @tf.function(input_signature=[tf.TensorSpec([height, width, 3], tf.uint8)], autograph=False)
         def clean(image: tf.Tensor) -> dict[str, tf.Tensor]:
             inputs = preprocess(tf.cast(image, tf.float32))[None]
             captured = clean_pass(model, inputs)
@@ -64,7 +65,7 @@ class _Compiled:
             clean_spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in clean.items() if k != LOGITS}
             patch_spec, index_spec = self._specs
 
-            @tf.function(input_signature=[clean_spec, patch_spec, index_spec, index_spec])
+            @tf.function(input_signature=[clean_spec, patch_spec, index_spec, index_spec], autograph=False)
             def patched(clean: dict[str, tf.Tensor], pixels: tf.Tensor, rows: tf.Tensor,
                         columns: tf.Tensor) -> tf.Tensor:
                 return self.walker(clean, self._preprocess(tf.cast(pixels, tf.float32)), rows, columns)
@@ -112,11 +113,18 @@ def worth_it(loaded_model: LoadedModel, image: np.ndarray, patch_size: tuple[int
     return compiled.cost_share(compiled.clean(np.asarray(image, np.uint8))) <= MAX_COST_SHARE
 
 
+def check_mode(mode: str) -> None:
+    """ParameterError unless ``mode`` is one of MODES."""
+    if mode not in MODES:
+        raise ParameterError(f"incremental must be one of {', '.join(MODES)}, not {mode!r}.")
+
+
 def occlusion_logits(loaded_model: LoadedModel, full: Callable[..., tf.Tensor], image: tf.Tensor,
                      fill: tf.Tensor, corners: np.ndarray, patch: int, mode: str = "auto") -> np.ndarray:
     """Logits of ``image`` with each ``corners`` patch (side ``patch``) showing ``fill``: by
     incremental inference when ``mode`` is "on", or "auto" and it pays; else by ``full``
     (the occlusion method's compiled full pass, same arguments)."""
+    check_mode(mode)
     pixels = image.numpy()
     if mode == "on" or (mode == "auto" and worth_it(loaded_model, pixels, (patch, patch))):
         fill_pixels = fill.numpy()
@@ -143,4 +151,4 @@ def pixel_probabilities(loaded_model: LoadedModel, image: np.ndarray, batch: np.
     return loaded_model.probabilities(batch)
 
 
-__all__ = ["patched_logits", "worth_it", "occlusion_logits", "pixel_probabilities", "MODES"]
+__all__ = ["patched_logits", "worth_it", "occlusion_logits", "pixel_probabilities", "check_mode", "MODES"]
