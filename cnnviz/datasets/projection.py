@@ -68,4 +68,4 @@ def _fit(features: np.ndarray, method: str, seed: int) -> np.ndarray:
             f"pip install -r {UMAP_REQUIREMENTS} (or choose pca or tsne)."
         ) from None
     return umap.UMAP(n_components=2, n_neighbors=min(UMAP_NEIGHBOURS, n - 1), metric="cosine",
-                     random_state=seed).fit_transform(features)
+                     random_state=seed, n_jobs=1).fit_transform(features)  # seeded UMAP is serial
