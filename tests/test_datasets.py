@@ -44,13 +44,15 @@ def test_folder_lists_every_unusable_file_with_its_reason(tmp_path: Path) -> Non
     for c, (name, fmt) in enumerate(formats.items()):
         (root / name).write_bytes(png_bytes(drawn_shape(name.split("/")[0], 50 + c, 32), fmt))
 
-    dataset = open_dataset(root)
+    (root / "square" / "film.mp4").write_bytes(bytes(30_000))
+
+    dataset = open_dataset(root, limits=ArchiveLimits(max_entry_bytes=20_000))
 
     assert dataset.class_names == ("circle", "square")
     assert dataset.labelled and len(dataset) == 15
     assert {"square/img0.webp", *formats} <= set(dataset.files())
     reasons = {s.file: s.reason for s in dataset.skipped}
-    assert reasons == {**expected, "readme.txt": "outside a class folder",
+    assert reasons == {**expected, "readme.txt": "outside a class folder", "square/film.mp4": "too large",
                        "circle/.DS_Store": "system file", "circle/more.zip": "nested archive"}
     assert all(s.detail for s in dataset.skipped)
     assert dataset.class_counts() == {"circle": 7, "square": 8}
