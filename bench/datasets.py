@@ -11,6 +11,8 @@ Nothing here gates the tests.
    decodes and resizes a batch with cnnviz.images and then runs the compiled forward pass
    (LoadedModel.probabilities), and (b) the compiled forward pass alone on images decoded
    beforehand. The three are interleaved (bench/timing.py); medians.
+3. Leave-one-out 5-NN accuracy of the demo model's features layer by layer (96 generated images):
+   how far into the network the classes separate.
 """
 
 from __future__ import annotations
@@ -127,6 +129,18 @@ def measure_throughput(images_per_class: int, size: int, repeats: int, model: st
             "evaluate_model_seconds": timing["model"], "evaluate_waiting_seconds": timing["waiting_for_images"]}
 
 
+KNN_LAYERS = ("stem1_relu", "stem2_relu", "fine_relu", "coarse2_relu", "last_conv", "gap")
+
+
+def knn_by_layer(images_per_class: int = 12) -> dict[str, float]:
+    from cnnviz.datasets import embed, generated, open_dataset
+    from cnnviz.models import load_model
+
+    loaded = load_model("shapes")
+    dataset = open_dataset(generated(images_per_class, seed=5))
+    return {layer: embed(loaded, dataset, layer=layer).knn_accuracy for layer in KNN_LAYERS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
@@ -146,6 +160,9 @@ def main() -> None:
               f"{memory['seconds']:.1f} s; RSS with the model loaded {memory['baseline_mb']:.0f} MB, peak "
               f"{memory['peak_mb']:.0f} MB: {memory['above_model_mb']:.0f} MB above the model ({verdict} "
               f"the {MEMORY_LIMIT_MB} MB limit); accuracy {memory['accuracy']:.3f}")
+    knn = knn_by_layer()
+    print("leave-one-out 5-NN accuracy of the demo model's features (96 generated images, chance 0.125): "
+          + ", ".join(f"{layer} {accuracy:.2f}" for layer, accuracy in knn.items()))
     per_class = max(1, args.images // 8)
     speed = measure_throughput(per_class, MEMORY_SIZE, args.repeats, args.model)
     n = speed["images"]

@@ -225,9 +225,9 @@ def test_embedding_features_separate_generated_shapes(shapes_model) -> None:  # 
     assert result.knn_accuracy >= 0.9
     again = embed(shapes_model, dataset, seed=0)
     assert np.array_equal(result.points, again.points)
-    early = embed(shapes_model, dataset, layer="stem1_relu", split="test")
-    assert early.features.shape == (len(dataset.split.test), 16)
-    assert early.knn_accuracy < result.knn_accuracy  # edge statistics do not separate shapes
+    early = embed(shapes_model, dataset, layer="stem1_relu")
+    assert early.features.shape == (96, 16)
+    assert early.knn_accuracy < 0.3  # averaged first-layer edges do not separate shapes (chance: 0.125)
     points = result.to_json()["points"]
     assert [p["class"] for p in points[:13:12]] == ["circle", "square"]
     tsne = embed(shapes_model, dataset, projection="tsne", split="test")
