@@ -42,6 +42,9 @@ _API: dict[str, str] = {
     "filters": "cnnviz.inside",
     "maximize": "cnnviz.inside",
     "layers": "cnnviz.inside",
+    "open_dataset": "cnnviz.datasets",
+    "evaluate": "cnnviz.datasets",
+    "embed": "cnnviz.datasets",
 }
 
 __all__ = sorted(_API) + ["errors", "__version__"]
