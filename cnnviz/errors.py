@@ -98,3 +98,12 @@ class MethodNotApplicableError(CnnvizError, ValueError):
 
 class CancelledError(CnnvizError):
     """A long computation was cancelled by its progress callback."""
+
+
+# --- training -------------------------------------------------------------------------------------
+class TrainingError(CnnvizError, ValueError):
+    """A model cannot be trained on this dataset with these settings."""
+
+
+class TooFewImagesError(TrainingError):
+    """A class has too few images in the training or validation split."""
