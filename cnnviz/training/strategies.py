@@ -39,6 +39,9 @@ from cnnviz.training.callbacks import BestWeights, Progress
 STRATEGIES = ("features", "head", "finetune", "scratch")
 FEATURE_CACHE_ENTRIES = 4  # pooled features of (backbone, dataset) pairs kept for the process
 FEATURE_BATCH = 64
+# XLA (Keras' default on CPU) compiles for seconds before the first step, longer than a small run
+# takes to train; plain TensorFlow graphs start at once and are as fast per step here (bench/training.py).
+JIT_COMPILE = False
 FEATURE_EPSILON = 1e-6  # added to the features' standard deviation (constant channels)
 
 
@@ -100,7 +103,7 @@ class Outcome:
 def _compile(model: keras.Model, learning_rate: float) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=JIT_COMPILE)
 
 
 def _fit(job: Job, model: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset,

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from cnnviz.errors import ParameterError, TooFewImagesError, TrainingError
+from cnnviz.errors import DatasetLayoutError, ParameterError, TooFewImagesError
 from cnnviz.models import LoadedModel, preprocessing_function
 from cnnviz.progress import ProgressCallback
 from cnnviz.training import class_weights, export, pipeline, strategies
@@ -104,11 +104,11 @@ def check_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The train, val and test indices, or a typed error when the dataset cannot train a classifier."""
     classes = tuple(dataset.class_names)
     if not dataset.labelled or not classes:
-        raise TrainingError(
+        raise DatasetLayoutError(
             f"{dataset.name} is not labelled: training needs one subfolder per class "
             "(class_a/img1.png, class_b/img2.png, ...).")
     if len(classes) < 2:
-        raise TrainingError(
+        raise DatasetLayoutError(
             f"{dataset.name} has one class ({classes[0]}): a classifier needs at least two. Add a "
             "subfolder of images for each other class (class_a/..., class_b/...).")
     train, val, test = (np.asarray(dataset.indices(split)) for split in ("train", "val", "test"))
