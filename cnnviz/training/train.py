@@ -20,7 +20,7 @@ import numpy as np
 from cnnviz.errors import DatasetLayoutError, ParameterError, TooFewImagesError
 from cnnviz.models import LoadedModel, preprocessing_function
 from cnnviz.progress import ProgressCallback
-from cnnviz.training import class_weights, export, pipeline, strategies
+from cnnviz.training import class_weights, export, strategies
 from cnnviz.training.augmentation import Augmentation
 from cnnviz.training.backbone import Backbone, BackboneSource, resolve_backbone
 from cnnviz.training.strategies import STRATEGIES, Settings
@@ -133,22 +133,13 @@ def _inference_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _test_report(loaded: LoadedModel, dataset: Any, test: np.ndarray, settings: Settings) -> tuple[float | None, Any]:
-    """Accuracy on the test split, and cnnviz.datasets.evaluate's full report when it is available."""
+def _test_report(loaded: LoadedModel, dataset: Any, test: np.ndarray, settings: Settings) -> Any:
+    """cnnviz.datasets.evaluate on the test split (accuracy, per class, confusion matrix...), or None."""
     if len(test) == 0:
-        return None, None
-    try:
-        from cnnviz.datasets import evaluate
-    except ImportError:
-        evaluate = None
-    if evaluate is not None:
-        evaluation = evaluate(loaded, dataset, split="test", batch_size=settings.batch_size)
-        return float(evaluation.accuracy), evaluation
-    data = pipeline.batches(dataset, test, loaded.input_size, settings.batch_size, fit=settings.fit)
-    correct = 0
-    for images, labels in data:
-        correct += int(np.sum(np.argmax(loaded.logits(images).numpy(), axis=1) == labels.numpy()))
-    return correct / len(test), None
+        return None
+    from cnnviz.datasets import evaluate
+
+    return evaluate(loaded, dataset, split="test", batch_size=settings.batch_size, fit=settings.fit)
 
 
 def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "head", *,
@@ -209,9 +200,10 @@ def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "he
                 else "the weights of the last batch (no epoch had finished)")
         notes.append(f"Stopped by the user after {len(history)} epoch(s); the model keeps {kept}. "
                      "It was not evaluated on the test split.")
-        test_accuracy, evaluation = None, None
+        evaluation = None
     else:
-        test_accuracy, evaluation = _test_report(loaded, dataset, test_idx, settings)
+        evaluation = _test_report(loaded, dataset, test_idx, settings)
+    test_accuracy = None if evaluation is None else float(evaluation.accuracy)
     return TrainingResult(
         loaded=loaded, strategy=strategy, backbone=chosen.name, cut=chosen.cut,
         backbone_weights=chosen.weights, class_names=tuple(dataset.class_names), settings=settings,
