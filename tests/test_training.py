@@ -185,3 +185,16 @@ def test_repeated_trainings_in_one_process_keep_memory_bounded(task) -> None:
     for seed in range(2):
         train("shapes", task, "head", epochs=1, batch_size=16, seed=seed)
     assert rss_mb() - before < 100  # bench/training.py measures five runs
+
+
+@pytest.mark.parametrize("family", ["none", "builtin", "scale01", "tf", "caffe", "torch"])
+def test_preprocessing_layers_equal_the_families_functions(family: str) -> None:
+    """The exported model carries its preprocessing as layers: they must compute what
+    cnnviz.models' (keras.applications') preprocessing functions compute."""
+    from cnnviz.models import preprocessing_function
+    from cnnviz.training import preprocessing
+
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    layers = preprocessing.preprocessing_layers(family)
+    np.testing.assert_allclose(np.asarray(preprocessing.apply(layers, pixels)),
+                               preprocessing_function(family)(pixels), rtol=1e-5, atol=1e-4)
