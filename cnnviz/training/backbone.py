@@ -104,9 +104,9 @@ def _load_source(source: BackboneSource, weights: str | None) -> tuple[LoadedMod
         return loaded, f"{spec.name}|random", (_random_weights_warning(spec.name, "chosen so"),)
     try:
         return load_model(spec.name, weights="imagenet"), f"{spec.name}|imagenet", ()
-    except WeightsDownloadError as error:
+    except WeightsDownloadError:
         loaded = load_model(spec.name, weights=None)
-        reason = f"the ImageNet weights could not be had: {str(error).split('.')[0]}"
+        reason = "its ImageNet weights could not be downloaded or read"
         return loaded, f"{spec.name}|random", (_random_weights_warning(spec.name, reason),)
 
 
