@@ -28,6 +28,8 @@ POLL_SECONDS = 1.0
 PREVIEW_IMAGES = 3
 PREVIEW_VERSIONS = 5
 PREVIEW_SIDE = 96
+CELL_IMAGES = 12  # images of a confusion-matrix cell shown
+CELL_COLUMNS = 6
 SIDEBAR_MODEL = "(the sidebar's model)"
 STRATEGY_LABELS = {
     "features": "features: frozen features + logistic regression (seconds; small datasets)",
@@ -205,7 +207,7 @@ def _submit(dataset, source, weights: str | None, label: str, cut: str, strategy
     def work(progress):
         return train(source, dataset, strategy, progress=progress, **kwargs)
 
-    job = TrainingJob(label=run_label, work=work, settings={
+    job = TrainingJob(label=run_label, work=work, dataset=dataset, settings={
         "backbone": label, "strategy": strategy, "epochs": settings["epochs"],
         "batch_size": settings["batch_size"], "learning_rate": settings["learning_rate"],
         "augmentation": augmentation.describe(), "cut": cut, "dataset": dataset.name})
@@ -263,12 +265,7 @@ def _results(job: TrainingJob) -> None:
         download_png("Download the curves (PNG)", lambda: training_view.curves_png_figure(result.history, job.label),
                      f"curves-run{job.number}.png", key=f"train.curves.download.{job.number}")
     if result.evaluation is not None:
-        evaluation = result.evaluation
-        st.markdown("**Confusion matrix** (test split): rows are the true classes, columns the predictions.")
-        st.plotly_chart(training_view.confusion_heatmap(np.asarray(evaluation.confusion_matrix),
-                                                        evaluation.classes, evaluation.predicted_classes),
-                        key=f"train.confusion.{job.number}")
-        st.caption("To click cells and see their images, press 'Explain this model' and open the Dataset page.")
+        _confusion(job)
     columns = st.columns(3)
     columns[0].download_button("Download the model (.keras)", data=lambda: export.model_bytes(result.loaded),
                                file_name=f"run{job.number}.keras", mime="application/octet-stream",
@@ -282,6 +279,44 @@ def _results(job: TrainingJob) -> None:
     if state.trained_model() is not None and state.trained_model().key == f"trained:{job.number}":
         st.success("This model is now the model of every page: open Heatmaps to see what it looks at.",
                    icon=":material/check_circle:")
+
+
+def _cell_key(job: TrainingJob) -> str:
+    return f"train.cell.{job.number}"
+
+
+def _select_cell(job: TrainingJob) -> None:
+    """The matrix's on_select callback: the clicked cell's images are shown below it."""
+    from ui.dataset_charts import customdata
+
+    points = st.session_state[f"train.confusion.{job.number}"].selection.points
+    if points:
+        st.session_state[_cell_key(job)] = tuple(int(customdata(points[0], i)) for i in (0, 1))
+
+
+def _confusion(job: TrainingJob) -> None:
+    evaluation, dataset = job.result.evaluation, job.dataset
+    matrix = np.asarray(evaluation.confusion_matrix)
+    selected = st.session_state.get(_cell_key(job))
+    figure, clickable = training_view.clickable_confusion(matrix, evaluation.classes,
+                                                          evaluation.predicted_classes, selected)
+    st.markdown("**Confusion matrix** (test split): rows are the true classes, columns the predictions"
+                + (". Click a cell to see its images." if clickable else "."))
+    if not clickable:
+        st.plotly_chart(figure, key=f"train.confusion.{job.number}")
+        return
+    st.plotly_chart(figure, key=f"train.confusion.{job.number}", on_select=lambda: _select_cell(job),
+                    selection_mode="points", width="content", config={"displayModeBar": False})
+    if selected is None:
+        return
+    indices = evaluation.cell(*selected)[:CELL_IMAGES]
+    true, predicted = evaluation.classes[selected[0]], evaluation.predicted_classes[selected[1]]
+    st.caption(f"True {true}, predicted {predicted}: {len(evaluation.cell(*selected))} image(s).")
+    if len(indices):
+        columns = st.columns(CELL_COLUMNS)
+        for slot, index in enumerate(indices):
+            columns[slot % CELL_COLUMNS].image(dataset.model_input(int(index), job.result.loaded.input_size),
+                                               caption=dataset.records[int(index)].file, width="stretch")
 
 
 def _comparison() -> None:

@@ -45,6 +45,7 @@ def test_train_page_trains_stops_and_explains_the_trained_model() -> None:
         # a long "head" run with augmentation (live preview), stopped from the page
         at.radio(key="train.strategy").set_value("head").run()
         at.selectbox(key="train.aug.flip").set_value("horizontal").run()
+        assert any("augmented versions" in str(image.proto) for image in at.main.get("image"))  # live preview
         at.number_input(key="train.epochs.head").set_value(200).run()
         at.button(key="train.start").click().run()
         _until(at, lambda a: any("head epoch" in bar.text for bar in a.get("progress")), "run 2 to run")

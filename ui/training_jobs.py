@@ -33,6 +33,7 @@ class TrainingJob:
     label: str  # "run 3: shapes head"
     settings: dict[str, Any]  # what the comparison table shows
     work: Callable[[Callable[[int, int, Mapping[str, Any]], bool | None]], Any]  # work(progress) -> result
+    dataset: Any = None  # the cnnviz.datasets.Dataset it trains on (the results show its images)
     number: int = field(default_factory=lambda: next(_NUMBERS))
     status: str = QUEUED
     done: int = 0

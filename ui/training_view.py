@@ -75,6 +75,17 @@ def confusion_heatmap(matrix: np.ndarray, true_names: Sequence[str], predicted_n
     return figure
 
 
+def clickable_confusion(matrix: np.ndarray, true_names: Sequence[str], predicted_names: Sequence[str],
+                        selected: tuple[int, int] | None) -> tuple[go.Figure, bool]:
+    """The Dataset page's clickable confusion matrix when that page is installed (a click selects a
+    cell: ``ui.dataset_charts.customdata`` reads it), else the plain heatmap. Returns (figure, clickable)."""
+    try:
+        from ui.dataset_charts import confusion_figure
+    except ImportError:
+        return confusion_heatmap(matrix, true_names, predicted_names), False
+    return confusion_figure(matrix, true_names, predicted_names, selected), True
+
+
 def comparison_rows(jobs: Sequence[Any]) -> list[dict[str, Any]]:
     """One row per run of this session: settings and scores side by side."""
     rows = []
