@@ -49,6 +49,9 @@ def test_train_page_trains_stops_and_explains_the_trained_model() -> None:
         at.number_input(key="train.epochs.head").set_value(200).run()
         at.button(key="train.start").click().run()
         _until(at, lambda a: any("head epoch" in bar.text for bar in a.get("progress")), "run 2 to run")
+        at.switch_page("pages/home.py").run()  # leaving the page does not stop the worker
+        at.switch_page("pages/train.py").run()
+        assert at.session_state["cnnviz.train.runs"][1].status == "running"
         at.button(key="train.stop.2").click().run()
         _until(at, lambda a: any(s.startswith("Results of run 2") for s in _subheaders(a)), "run 2 to stop")
         assert any("Stopped by the user" in w.value for w in at.warning), messages(at)
@@ -59,6 +62,8 @@ def test_train_page_trains_stops_and_explains_the_trained_model() -> None:
         choice = at.session_state[state.TRAINED_MODEL_KEY]
         assert choice.label.startswith("run 2") and "trained here" in choice.label
         assert any("trained on the Train page" in s.value for s in at.sidebar.success)
-        at.switch_page("pages/predict.py").run()
-        assert not at.exception, messages(at)
+        at.switch_page("pages/heatmaps.py").run()  # the trained model explains its own predictions
+        assert not at.exception and not at.error, messages(at)
         assert at.session_state["cnnviz.state.model"].key == choice.key
+        captions = [str(image.proto) for image in at.main.get("image")]
+        assert any("Grad-CAM" in caption for caption in captions), captions  # an overlay, not just the input
