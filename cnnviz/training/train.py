@@ -20,7 +20,7 @@ import numpy as np
 from cnnviz.errors import DatasetLayoutError, ParameterError, TooFewImagesError
 from cnnviz.models import LoadedModel, preprocessing_function
 from cnnviz.progress import ProgressCallback
-from cnnviz.training import class_weights, export, strategies
+from cnnviz.training import class_weights, export, heads, strategies
 from cnnviz.training.augmentation import Augmentation
 from cnnviz.training.backbone import Backbone, BackboneSource, resolve_backbone
 from cnnviz.training.strategies import STRATEGIES, Settings
@@ -167,9 +167,7 @@ def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "he
     train_idx, val_idx, test_idx = check_dataset(dataset)
     chosen = backbone if isinstance(backbone, Backbone) else resolve_backbone(backbone, weights=weights, cut=cut)
     if finetune_above is not None and strategy == "finetune":
-        from cnnviz.training.backbone import check_cut
-
-        check_cut(chosen.source.model, finetune_above)
+        heads.check_layer_name(chosen.source.model, finetune_above)  # now, not after the head phase
     notes = list(chosen.warnings)
     if strategy == "features" and settings.augmentation.enabled:
         notes.append("Augmentation is ignored by the 'features' strategy: its features are computed "
