@@ -141,6 +141,8 @@ def test_bad_input_gets_typed_errors_before_training(tmp_path: Path, task) -> No
         train("shapes", task, "head", cut="logits")
     with pytest.raises(UnknownLayerError, match="last_conv"):
         resolve_backbone("shapes", cut="no_such_layer")
+    with pytest.raises(UnknownLayerError, match="fine-tune above"):
+        train("shapes", task, "finetune", finetune_above="no_such_layer")
     with pytest.raises(ParameterError, match="strategy"):
         train("shapes", task, "transfer")
     with pytest.raises(ParameterError, match="epochs"):
