@@ -123,3 +123,12 @@ class ArchiveTooLargeError(DatasetError):
 
 class ClassMismatchError(DatasetError):
     """The dataset's class names do not match the model's; the message names them and the fix."""
+
+
+# --- training -------------------------------------------------------------------------------------
+class TrainingError(CnnvizError, ValueError):
+    """A model cannot be trained on this dataset with these settings."""
+
+
+class TooFewImagesError(TrainingError, DatasetError):
+    """A class has too few images in the training or validation split."""
