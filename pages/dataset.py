@@ -1,0 +1,399 @@
+"""Dataset: a whole set of images through the model's eyes. Upload a zip of class folders (or generate
+shapes), see what was usable, evaluate the model (confusion matrix with the images of each cell and
+their Grad-CAM, mistakes, calibration) and map the model's features in 2-D."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnnviz import render
+from cnnviz.graph import spatial_layer_names
+from cnnviz.render import inside as render_inside
+from ui import dataset_charts, dataset_engine, dataset_state, progress, state
+from ui.dataset_state import DatasetChoice
+from ui.downloads import download_png, png_bytes
+from ui.errors import user_errors
+
+DATASET_UPLOAD_LIMIT_MB = 1024  # also server.maxUploadSize in .streamlit/config.toml
+ZIP, GENERATED = "zip", "generated"
+SOURCE_LABELS = {ZIP: "Upload a zip", GENERATED: "Generated shapes"}
+SPLIT_LABELS = {"all": "All images", "test": "The test split only"}
+PROJECTION_LABELS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (local neighbours)", "umap": "UMAP"}
+SAMPLES_PER_CLASS = 8
+SAMPLE_CELL = 96
+CARD_SIDE = 192  # pixels of an image card (overlays are enlarged by whole pixels)
+CARD_COLUMNS = 4
+MAX_CARDS = 12
+MAX_TABLE_ROWS = 50
+CELL_KEY = "dataset.cell"
+MATRIX_KEY = "dataset.matrix"
+MAP_KEY = "dataset.map"
+
+
+# --- choosing the dataset -----------------------------------------------------------------------
+def _choose_zip() -> None:
+    st.caption("A .zip with one folder per class, the folder name being the class name "
+               "(`circle/a.png`, `square/b.jpg`, ...; one top folder around them is fine). JPEG, PNG, "
+               "BMP, GIF, WebP and TIFF are read by their content. Files that cannot be used are listed "
+               f"below with the reason. Up to {DATASET_UPLOAD_LIMIT_MB // 1024} GB per zip; for larger "
+               "sets use the command line: `python -m cnnviz evaluate --folder DIR --model NAME`.")
+    upload = st.file_uploader("Zip of class folders", type=["zip"], key="dataset.zip",
+                              max_upload_size=DATASET_UPLOAD_LIMIT_MB)
+    if upload is None:
+        return
+    data = upload.getvalue()
+    current = dataset_state.current_dataset()
+    if current is not None and current.origin == dataset_engine.zip_origin(data):
+        return
+    with user_errors(), progress.progress_bar(f"Reading {upload.name}", key="dataset.open") as bar:
+        dataset_state.set_dataset(dataset_engine.open_zip(upload.name, data, progress=bar))
+
+
+def _choose_generated() -> None:
+    columns = st.columns([2, 2, 3], vertical_alignment="bottom")
+    count = columns[0].number_input("Images per class", 5, 500, 20, step=5, key="dataset.gen_count")
+    seed = columns[1].number_input("Seed", 0, 2**31 - 1, 0, step=1, key="dataset.gen_seed")
+    current = dataset_state.current_dataset()
+    same = current is not None and current.origin == dataset_engine.generated_origin(count, seed)
+    if columns[2].button("Use this generated set", key="dataset.gen_use", icon=":material/category:",
+                         disabled=same):
+        with user_errors():
+            dataset_state.set_dataset(dataset_engine.open_generated(int(count), int(seed)))
+            st.rerun()
+    st.caption("The shapes the demo model knows, drawn by cnnviz with their masks (ground truth for "
+               "where the object is). Same seed, same images.")
+
+
+def _require_dataset() -> DatasetChoice:
+    source = st.segmented_control("Images", tuple(SOURCE_LABELS), format_func=SOURCE_LABELS.__getitem__,
+                                  default=ZIP, key="dataset.source", label_visibility="collapsed")
+    if source == GENERATED:
+        _choose_generated()
+    else:
+        _choose_zip()
+    choice = dataset_state.current_dataset()
+    if choice is None:
+        st.info("Upload a zip of class folders, or choose a generated set.", icon=":material/folder_zip:")
+        st.stop()
+    return choice
+
+
+# --- what is in it ------------------------------------------------------------------------------
+def _class_of(choice: DatasetChoice, index: int) -> str:
+    label = choice.dataset.records[index].label
+    return choice.dataset.class_names[label] if label is not None else "unlabelled"
+
+
+def _sample_rows(choice: DatasetChoice) -> list[tuple[str, np.ndarray]]:
+    """(class name, a captioned row of its first images) per class, or one row when unlabelled."""
+    dataset = choice.dataset
+    labels = dataset.labels()
+    groups = ([(name, np.flatnonzero(labels == k)) for k, name in enumerate(dataset.class_names)]
+              if dataset.labelled else [("unlabelled", np.arange(len(dataset)))])
+    rows = []
+    for name, members in groups:
+        shown = members[:SAMPLES_PER_CLASS]
+        if not len(shown):
+            continue
+        tiles = dataset_engine.thumbnails(choice, shown, SAMPLE_CELL)
+        captions = [dataset.records[i].file.rsplit("/", 1)[-1] for i in shown]
+        rows.append((name, render_inside.grid(list(tiles), columns=SAMPLES_PER_CLASS, captions=captions)))
+    return rows
+
+
+def _table(frame: pd.DataFrame) -> None:
+    """A plain table (text a reader can search and copy) when short, a scrolling data frame when long."""
+    if len(frame) <= MAX_TABLE_ROWS:
+        st.table(frame.set_index(frame.columns[0]))
+    else:
+        st.dataframe(frame, hide_index=True)
+
+
+def _overview(choice: DatasetChoice) -> None:
+    dataset = choice.dataset
+    st.subheader(dataset.name, divider="gray")
+    figures = st.columns(4)
+    figures[0].metric("Usable images", len(dataset))
+    figures[1].metric("Classes", len(dataset.class_names) if dataset.labelled else "unlabelled")
+    figures[2].metric("Skipped files", len(dataset.skipped))
+    figures[3].metric("Duplicate groups", len(dataset.duplicates))
+    for warning in dataset.warnings:
+        st.warning(warning, icon=":material/warning:")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        if dataset.labelled:
+            chart = dataset_charts.class_counts(dataset.class_counts())
+            st.image(png_bytes(chart), caption="Images per class (after skipping unusable files)")
+            download_png("Download the chart (PNG)", chart, f"class-counts-{choice.sha256[:8]}.png",
+                         key="dataset.download.counts")
+    with right:
+        if dataset.skipped:
+            st.markdown(f"**Skipped files ({len(dataset.skipped)})**: not used anywhere on this page.")
+            _table(pd.DataFrame([{"file": s.file, "reason": s.reason} for s in dataset.skipped]))
+        else:
+            st.success("Every file was a usable image.", icon=":material/check_circle:")
+        if dataset.duplicates:
+            with st.expander(f"Files with the same pixels ({len(dataset.duplicates)} groups)"):
+                _table(pd.DataFrame({"files": [", ".join(group) for group in dataset.duplicates]}))
+    st.markdown("**Samples**: the first images of each class.")
+    rows = _sample_rows(choice)
+    for name, row in rows:
+        st.image(row, caption=f"{name} ({dataset.class_counts().get(name, len(dataset))} images)")
+    if rows:
+        download_png("Download the samples (PNG)", lambda: render.stack_rows([row for _, row in rows]),
+                     f"samples-{choice.sha256[:8]}.png", key="dataset.download.samples")
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+def _column_of_predictions(result, model_names: Sequence[str]) -> np.ndarray:
+    """The confusion-matrix column of each evaluated image's prediction."""
+    column = {name: c for c, name in enumerate(result.predicted_classes)}
+    return np.array([column[model_names[p]] for p in result.predicted], dtype=int)
+
+
+def _cell_positions(result, model_names: Sequence[str], cell: tuple[int, int]) -> np.ndarray:
+    """Positions (into result.indices) of the images in confusion-matrix cell (row, column)."""
+    columns = _column_of_predictions(result, model_names)
+    return np.flatnonzero((np.asarray(result.true) == cell[0]) & (columns == cell[1]))
+
+
+def _card_caption(result, model_names: Sequence[str], position: int, choice: DatasetChoice) -> str:
+    index = int(result.indices[position])
+    probabilities = np.asarray(result.probabilities[position])
+    predicted = int(result.predicted[position])
+    true_name = result.classes[int(result.true[position])]
+    text = f"{choice.dataset.records[index].file}: predicted {model_names[predicted]} " \
+           f"{100 * probabilities[predicted]:.0f} %"
+    if true_name in model_names and model_names.index(true_name) != predicted:
+        text += f", true {true_name} {100 * probabilities[model_names.index(true_name)]:.0f} %"
+    return text
+
+
+def _cards(model, choice: DatasetChoice, result, positions: np.ndarray, key: str,
+           with_heatmaps: bool) -> None:
+    """Image cards (Grad-CAM of the predicted class over what the model saw, or the image), with the
+    probabilities, an Open button each, and one PNG of them all."""
+    names = model.loaded.class_names
+    shown = [int(p) for p in positions[:MAX_CARDS]]
+    if len(positions) > len(shown):
+        st.caption(f"Showing {len(shown)} of {len(positions)} images.")
+    tiles, captions = [], []
+    grid = st.columns(CARD_COLUMNS)
+    for slot, position in enumerate(shown):
+        index = int(result.indices[position])
+        if with_heatmaps:
+            heatmap = dataset_engine.heatmap(model, choice, index, int(result.predicted[position]))
+            tile = render.heatmap_overlay(heatmap)
+        else:
+            tile = dataset_engine.dataset_image(choice, index).image
+        tile = render_inside.fit_square(tile, CARD_SIDE)
+        caption = _card_caption(result, names, position, choice)
+        tiles.append(tile)
+        captions.append(caption)
+        with grid[slot % CARD_COLUMNS]:
+            st.image(tile, caption=caption, width="stretch")
+            st.button("Open on the Heatmaps page", key=f"{key}.open.{index}", icon=":material/open_in_new:",
+                      on_click=dataset_state.pick_image, args=(index,), type="tertiary")
+    if tiles:
+        download_png("Download these images (PNG)",
+                     lambda: render_inside.gallery(tiles, [c.split(": ", 1)[-1] for c in captions],
+                                                   cell=CARD_SIDE, columns=min(len(tiles), CARD_COLUMNS)),
+                     f"{key.replace('.', '-')}-{choice.sha256[:8]}.png", key=f"{key}.download")
+
+
+def _select_cell() -> None:
+    """The matrix's on_select callback: the clicked cell becomes the chosen cell."""
+    points = st.session_state[MATRIX_KEY].selection.points
+    if points:
+        row, column = points[0]["customdata"][:2]
+        st.session_state[CELL_KEY] = (int(row), int(column))
+
+
+def _confusion(model, choice: DatasetChoice, result) -> None:
+    matrix = np.asarray(result.confusion_matrix)
+    true_names, predicted_names = list(result.classes), list(result.predicted_classes)
+    cells = [(r, c) for r in range(matrix.shape[0]) for c in range(matrix.shape[1]) if matrix[r, c]]
+    if st.session_state.get(CELL_KEY) not in cells:
+        st.session_state.pop(CELL_KEY, None)
+    selected = st.session_state.get(CELL_KEY)
+    st.markdown("**Confusion matrix**: rows are the true classes, columns what the model said. "
+                "Click a cell to see its images.")
+    st.plotly_chart(dataset_charts.confusion_figure(matrix, true_names, predicted_names, selected),
+                    key=MATRIX_KEY, on_select=_select_cell, selection_mode="points",
+                    config={"displayModeBar": False})
+    download_png("Download the confusion matrix (PNG)",
+                 lambda: dataset_charts.confusion_png(matrix, true_names, predicted_names,
+                                                      f"{model.label} on {choice.dataset.name}"),
+                 f"confusion-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.confusion")
+    st.selectbox("Cell", cells, key=CELL_KEY, index=None, placeholder="Click a cell, or choose one here",
+                 format_func=lambda cell: f"true {true_names[cell[0]]}, predicted {predicted_names[cell[1]]} "
+                                          f"({matrix[cell]} images)")
+    selected = st.session_state.get(CELL_KEY)
+    if selected is None:
+        return
+    positions = _cell_positions(result, model.loaded.class_names, selected)
+    verdict = "correct" if true_names[selected[0]] == predicted_names[selected[1]] else "mistaken"
+    st.markdown(f"**True {true_names[selected[0]]}, predicted {predicted_names[selected[1]]}** "
+                f"({len(positions)} {verdict} images): Grad-CAM of the predicted class on what the model saw.")
+    _cards(model, choice, result, positions, "dataset.cell_images", with_heatmaps=True)
+
+
+def _positions_of(result, entries: Sequence, choice: DatasetChoice) -> np.ndarray:
+    """Positions (into result.indices) of mistake-like entries ({"file": ...}), in their order."""
+    position_of = {choice.dataset.records[int(i)].file: p for p, i in enumerate(result.indices)}
+    return np.array([position_of[e["file"] if isinstance(e, dict) else e.file] for e in entries], dtype=int)
+
+
+def _calibration(result) -> None:
+    calibration = result.calibration
+    bins = calibration["bins"]
+    edges = np.array([b["lower"] for b in bins] + [bins[-1]["upper"]], dtype=float)
+    figure = dataset_charts.reliability(np.array([b["confidence"] for b in bins], dtype=float),
+                                        np.array([b["accuracy"] for b in bins], dtype=float),
+                                        np.array([b["count"] for b in bins], dtype=int), edges,
+                                        float(calibration["ece"]))
+    st.image(png_bytes(figure), width=520)
+    download_png("Download the reliability diagram (PNG)", figure, "reliability.png",
+                 key="dataset.download.reliability")
+
+
+def _evaluation(model, choice: DatasetChoice, split: str) -> None:
+    st.subheader("Evaluation", divider="gray")
+    if not choice.dataset.labelled:
+        st.info("These images have no classes (a flat folder): evaluation needs one folder per class. "
+                "The embedding map below still works.", icon=":material/label_off:")
+        return
+    run_key = (model.key, choice.sha256, split)
+    if not progress.requested("dataset.evaluate", run_key, label="Evaluate"):
+        st.caption(f"Runs {model.label} on every image of the chosen split, in batches.")
+        return
+    with user_errors(), progress.progress_bar("Evaluating", key="dataset.evaluate.bar") as bar:
+        result = dataset_engine.evaluation(model, choice, split, progress=bar)
+    figures = st.columns(4)
+    figures[0].metric("Images evaluated", result.images)
+    figures[1].metric("Accuracy", f"{100 * result.accuracy:.1f} %")
+    figures[2].metric("Top-5 accuracy", "n/a" if result.top5_accuracy is None else
+                      f"{100 * result.top5_accuracy:.1f} %",
+                      help="Only meaningful with more than 5 classes.")
+    figures[3].metric("Calibration error (ECE)", f"{100 * result.calibration['ece']:.1f} %")
+    for warning in result.warnings:
+        st.warning(warning, icon=":material/warning:")
+    _confusion(model, choice, result)
+    with st.expander("Precision, recall and F1 per class"):
+        st.dataframe(pd.DataFrame(result.per_class).T, key="dataset.per_class")
+    mistakes, unsure, calibration = st.tabs(["Most confident mistakes", "Least confident correct answers",
+                                             "Reliability diagram"])
+    with mistakes:
+        positions = _positions_of(result, result.mistakes, choice)
+        if len(positions):
+            _cards(model, choice, result, positions, "dataset.mistakes", with_heatmaps=True)
+        else:
+            st.success("No mistakes on these images.", icon=":material/check_circle:")
+    with unsure:
+        positions = _positions_of(result, result.least_confident_correct, choice)
+        if len(positions):
+            _cards(model, choice, result, positions, "dataset.unsure", with_heatmaps=True)
+        else:
+            st.info("No correct answers to show.", icon=":material/info:")
+    with calibration:
+        _calibration(result)
+
+
+# --- embedding ----------------------------------------------------------------------------------
+def _open_point() -> None:
+    """The map's on_select callback: open the clicked image on the Heatmaps page."""
+    points = st.session_state[MAP_KEY].selection.points
+    if points:
+        dataset_state.pick_image(int(points[0]["customdata"][0]))
+
+
+def _embedding(model, choice: DatasetChoice, split: str) -> None:
+    st.subheader("Embedding map", divider="gray")
+    st.caption("Each image becomes the vector of one layer's features (averaged over positions); the "
+               "map places similar vectors close together. Click a point to open the image on the "
+               "Heatmaps page.")
+    projections = [p for p in PROJECTION_LABELS if p != "umap" or importlib.util.find_spec("umap")]
+    columns = st.columns([3, 2, 2], vertical_alignment="bottom")
+    layers = [""] + spatial_layer_names(model.loaded)
+    layer = columns[0].selectbox("Layer", layers, key="dataset.layer",
+                                 format_func=lambda name: name or "the layer before the classifier")
+    projection = columns[1].selectbox("Projection", projections, key="dataset.projection",
+                                      format_func=PROJECTION_LABELS.__getitem__)
+    thumbs = columns[2].toggle("Thumbnails on the map", value=True, key="dataset.thumbs",
+                               help=f"Draws each image at its point (up to {dataset_charts.MAX_THUMBNAILS_ON_MAP}).")
+    if not progress.requested("dataset.embed", (model.key, choice.sha256, split, layer, projection),
+                              label="Compute the map"):
+        return
+    with user_errors(), progress.progress_bar("Computing features", key="dataset.embed.bar") as bar:
+        mapped = dataset_engine.embedding(model, choice, layer, projection, split, progress=bar)
+    indices = [int(i) for i in mapped.indices]
+    labels = [_class_of(choice, i) for i in indices]
+    files = [choice.dataset.records[i].file for i in indices]
+    order = list(choice.dataset.class_names) or ["unlabelled"]
+    title = f"{model.loaded.name}, layer {mapped.layer}, {mapped.projection}"
+    if mapped.knn_accuracy is not None:
+        st.metric("kNN accuracy of the features (k = 5, cosine, leave-one-out)",
+                  f"{100 * mapped.knn_accuracy:.1f} %")
+    tiles = dataset_engine.thumbnails(choice, indices) if thumbs else None
+    points = np.asarray(mapped.points, dtype=float)
+    st.plotly_chart(dataset_charts.embedding_figure(points, labels, files, indices, order, tiles, title),
+                    key=MAP_KEY, on_select=_open_point, selection_mode="points")
+    download_png("Download the map (PNG)", lambda: dataset_charts.embedding_png(points, labels, order, title),
+                 f"embedding-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.map")
+
+
+# --- the page -----------------------------------------------------------------------------------
+dataset_state.switch_if_picked()
+st.title("Dataset")
+st.caption("A whole set of your images through the model's eyes: what it gets right, what it confuses "
+           "and why, and whether its features separate the classes.")
+
+choice = _require_dataset()
+_overview(choice)
+model = state.require_model()
+split = st.radio("Images to use", tuple(SPLIT_LABELS), format_func=SPLIT_LABELS.__getitem__,
+                 key="dataset.split", horizontal=True,
+                 help="The test split is a seeded, stratified 15 % of every class, the same one the "
+                      "training pages hold out. A model that never saw these images can be judged on all.")
+_evaluation(model, choice, split)
+_embedding(model, choice, split)
+
+with st.expander("How to read this", expanded=False):
+    st.markdown(
+        "**Confusion matrix.** Row *i*, column *j* counts the images of true class *i* that the model "
+        "called *j*; the diagonal holds the correct answers, every other cell one kind of mistake. "
+        "Reading along a row gives the recall of that class (how many of its images were found), down a "
+        "column the precision (how many answers of that class were right); F1 is their harmonic mean. "
+        "Accuracy alone hides which classes suffer, especially when the classes have very different "
+        "sizes. Clicking a cell shows its images with Grad-CAM (Selvaraju et al., 2017) for the "
+        "predicted class: whether a mistake rests on the object or on something else in the picture.\n\n"
+        "**Calibration.** A model is calibrated when, among the images it answers with 80 % confidence, "
+        "80 % are right. The reliability diagram sorts the images into confidence bins and compares "
+        "each bin's accuracy with its mean confidence; the expected calibration error (ECE) is the "
+        "average gap, weighted by the number of images per bin (Naeini et al., 2015; Guo et al., "
+        "2017). Bars below the diagonal mean over-confidence, which Guo et al. found typical of "
+        "modern deep networks. With few images per bin the ECE is noisy.\n\n"
+        "**Embedding map and kNN.** The features a network computes before its classifier are a "
+        "description of the image that is useful beyond the classes it was trained on: features of "
+        "a pretrained CNN fed to a simple classifier rival hand-crafted systems (Razavian et al., "
+        "2014), and t-SNE maps of VGG features show images of one kind clustering together, so that "
+        "a k-nearest-neighbour classifier on them already works (lecture 3, *What does a CNN look "
+        "at*, slides on features from a pretrained VGG). The kNN accuracy here labels each image by "
+        "the majority of its 5 nearest neighbours (cosine distance, the image itself left out): high "
+        "means the features separate your classes before any training. PCA keeps the directions of "
+        "largest variance (distances are faithful, clusters may overlap); t-SNE (van der Maaten & "
+        "Hinton, 2008) keeps neighbours together but distorts distances between clusters and the "
+        "size of clusters: read which points are close, not how far apart groups are.\n\n"
+        "**References.** C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, *On Calibration of Modern "
+        "Neural Networks*, ICML 2017. M. P. Naeini, G. Cooper, M. Hauskrecht, *Obtaining Well "
+        "Calibrated Probabilities Using Bayesian Binning*, AAAI 2015. A. S. Razavian, H. Azizpour, J. "
+        "Sullivan, S. Carlsson, *CNN Features off-the-shelf: an Astounding Baseline for "
+        "Recognition*, CVPR Workshops 2014. L. van der Maaten, G. Hinton, *Visualizing Data using "
+        "t-SNE*, JMLR 2008. R. R. Selvaraju et al., *Grad-CAM*, ICCV 2017. B. Sick, O. Dürr, *WBL "
+        "Deep Learning, lecture 3: Convolutional Neural Networks cntd.*"
+    )
