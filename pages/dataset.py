@@ -5,19 +5,21 @@ their Grad-CAM, mistakes, calibration) and map the model's features in 2-D."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from matplotlib.figure import Figure
 
 from cnnviz import render
+from cnnviz.errors import CancelledError, CnnvizError
 from cnnviz.graph import spatial_layer_names
 from cnnviz.render import inside as render_inside
 from ui import dataset_charts, dataset_engine, dataset_state, progress, state
 from ui.dataset_state import DatasetChoice
 from ui.downloads import download_png, png_bytes
-from ui.errors import user_errors
+from ui.errors import show_error, user_errors
 
 DATASET_UPLOAD_LIMIT_MB = 1024  # also server.maxUploadSize in .streamlit/config.toml
 ZIP, GENERATED = "zip", "generated"
@@ -30,9 +32,17 @@ CARD_SIDE = 192  # pixels of an image card (overlays are enlarged by whole pixel
 CARD_COLUMNS = 4
 MAX_CARDS = 12
 MAX_TABLE_ROWS = 50
+CHART_CACHE_ENTRIES = 32
 CELL_KEY = "dataset.cell"
 MATRIX_KEY = "dataset.matrix"
 MAP_KEY = "dataset.map"
+FAILED_KEY = "dataset.failed_uploads"  # zip origin -> the error it gave
+
+
+@st.cache_data(max_entries=CHART_CACHE_ENTRIES, show_spinner=False)
+def _chart_png(key: tuple, _draw: Callable[[], Figure]) -> bytes:
+    """A static chart's PNG, drawn once per ``key`` (what it shows), not on every rerun."""
+    return png_bytes(_draw())
 
 
 # --- choosing the dataset -----------------------------------------------------------------------
@@ -47,11 +57,24 @@ def _choose_zip() -> None:
     if upload is None:
         return
     data = upload.getvalue()
+    origin = dataset_engine.zip_origin(data)
     current = dataset_state.current_dataset()
-    if current is not None and current.origin == dataset_engine.zip_origin(data):
+    if current is not None and current.origin == origin:
         return
-    with user_errors(), progress.progress_bar(f"Reading {upload.name}", key="dataset.open") as bar:
-        dataset_state.set_dataset(dataset_engine.open_zip(upload.name, data, progress=bar))
+    failed = st.session_state.setdefault(FAILED_KEY, {})  # not re-read on every rerun
+    if origin not in failed:
+        try:
+            with progress.progress_bar(f"Reading {upload.name}", key="dataset.open") as bar:
+                dataset_state.set_dataset(dataset_engine.open_zip(upload.name, data, progress=bar))
+            return
+        except CancelledError as error:  # stopped: read again when asked, not remembered
+            show_error(error, upload.name)
+            return
+        except CnnvizError as error:
+            failed[origin] = error
+    show_error(failed[origin], upload.name)
+    if current is not None:
+        st.caption(f"Still showing the dataset chosen before: {current.dataset.name}.")
 
 
 def _choose_generated() -> None:
@@ -127,10 +150,12 @@ def _overview(choice: DatasetChoice) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         if dataset.labelled:
-            chart = dataset_charts.class_counts(dataset.class_counts())
-            st.image(png_bytes(chart), caption="Images per class (after skipping unusable files)")
-            download_png("Download the chart (PNG)", chart, f"class-counts-{choice.sha256[:8]}.png",
-                         key="dataset.download.counts")
+            chart = _chart_png(("counts", choice.sha256),
+                               lambda: dataset_charts.class_counts(dataset.class_counts()))
+            st.image(chart, caption="Images per class (after skipping unusable files)")
+            st.download_button("Download the chart (PNG)", chart, f"class-counts-{choice.sha256[:8]}.png",
+                               mime="image/png", key="dataset.download.counts", on_click="ignore",
+                               icon=":material/download:")
     with right:
         if dataset.skipped:
             st.markdown(f"**Skipped files ({len(dataset.skipped)})**: not used anywhere on this page.")
@@ -150,28 +175,21 @@ def _overview(choice: DatasetChoice) -> None:
 
 
 # --- evaluation ---------------------------------------------------------------------------------
-def _column_of_predictions(result, model_names: Sequence[str]) -> np.ndarray:
-    """The confusion-matrix column of each evaluated image's prediction."""
-    column = {name: c for c, name in enumerate(result.predicted_classes)}
-    return np.array([column[model_names[p]] for p in result.predicted], dtype=int)
+def _positions(result, record_indices) -> np.ndarray:
+    """Positions in the evaluation's arrays of the given record indices (in their order)."""
+    position_of = {int(i): p for p, i in enumerate(result.indices)}
+    return np.array([position_of[int(i)] for i in record_indices], dtype=int)
 
 
-def _cell_positions(result, model_names: Sequence[str], cell: tuple[int, int]) -> np.ndarray:
-    """Positions (into result.indices) of the images in confusion-matrix cell (row, column)."""
-    columns = _column_of_predictions(result, model_names)
-    return np.flatnonzero((np.asarray(result.true) == cell[0]) & (columns == cell[1]))
-
-
-def _card_caption(result, model_names: Sequence[str], position: int, choice: DatasetChoice) -> str:
-    index = int(result.indices[position])
+def _card_lines(result, model_names: Sequence[str], position: int, choice: DatasetChoice) -> list[str]:
+    """[file, 'predicted X 93 %'] and, for a mistake, 'true Y 4 %' (the probability the true class got)."""
     probabilities = np.asarray(result.probabilities[position])
-    predicted = int(result.predicted[position])
-    true_name = result.classes[int(result.true[position])]
-    text = f"{choice.dataset.records[index].file}: predicted {model_names[predicted]} " \
-           f"{100 * probabilities[predicted]:.0f} %"
-    if true_name in model_names and model_names.index(true_name) != predicted:
-        text += f", true {true_name} {100 * probabilities[model_names.index(true_name)]:.0f} %"
-    return text
+    predicted, true = int(result.predicted[position]), int(result.true_model[position])
+    lines = [choice.dataset.records[int(result.indices[position])].file,
+             f"predicted {model_names[predicted]} {100 * probabilities[predicted]:.0f} %"]
+    if true != predicted:
+        lines.append(f"true {model_names[true]} {100 * probabilities[true]:.0f} %")
+    return lines
 
 
 def _cards(model, choice: DatasetChoice, result, positions: np.ndarray, key: str,
@@ -182,27 +200,31 @@ def _cards(model, choice: DatasetChoice, result, positions: np.ndarray, key: str
     shown = [int(p) for p in positions[:MAX_CARDS]]
     if len(positions) > len(shown):
         st.caption(f"Showing {len(shown)} of {len(positions)} images.")
-    tiles, captions = [], []
+    tiles, lines = [], []
     grid = st.columns(CARD_COLUMNS)
     for slot, position in enumerate(shown):
         index = int(result.indices[position])
+        lines.append(_card_lines(result, names, position, choice))
         if with_heatmaps:
             heatmap = dataset_engine.heatmap(model, choice, index, int(result.predicted[position]))
             tile = render.heatmap_overlay(heatmap)
+            mask = dataset_engine.dataset_image(choice, index).mask
+            if mask is not None and mask.shape == heatmap.heatmap.shape:  # generated: where the shape is
+                on = bool(mask.flat[int(np.argmax(heatmap.heatmap))])
+                lines[-1].append(f"Grad-CAM peak {'on' if on else 'off'} the shape")
         else:
             tile = dataset_engine.dataset_image(choice, index).image
         tile = render_inside.fit_square(tile, CARD_SIDE)
-        caption = _card_caption(result, names, position, choice)
         tiles.append(tile)
-        captions.append(caption)
         with grid[slot % CARD_COLUMNS]:
-            st.image(tile, caption=caption, width="stretch")
+            st.image(tile, caption=f"{lines[-1][0]}: {', '.join(lines[-1][1:])}", width="stretch")
             st.button("Open on the Heatmaps page", key=f"{key}.open.{index}", icon=":material/open_in_new:",
                       on_click=dataset_state.pick_image, args=(index,), type="tertiary")
     if tiles:
         download_png("Download these images (PNG)",
-                     lambda: render_inside.gallery(tiles, [c.split(": ", 1)[-1] for c in captions],
-                                                   cell=CARD_SIDE, columns=min(len(tiles), CARD_COLUMNS)),
+                     lambda: render.stack_rows([
+                         render.captioned_row(tiles[i:i + CARD_COLUMNS], lines[i:i + CARD_COLUMNS], CARD_SIDE)
+                         for i in range(0, len(tiles), CARD_COLUMNS)]),
                      f"{key.replace('.', '-')}-{choice.sha256[:8]}.png", key=f"{key}.download")
 
 
@@ -210,8 +232,8 @@ def _select_cell() -> None:
     """The matrix's on_select callback: the clicked cell becomes the chosen cell."""
     points = st.session_state[MATRIX_KEY].selection.points
     if points:
-        row, column = points[0]["customdata"][:2]
-        st.session_state[CELL_KEY] = (int(row), int(column))
+        row, column = (int(dataset_charts.customdata(points[0], i)) for i in (0, 1))
+        st.session_state[CELL_KEY] = (row, column)
 
 
 def _confusion(model, choice: DatasetChoice, result) -> None:
@@ -224,42 +246,35 @@ def _confusion(model, choice: DatasetChoice, result) -> None:
     st.markdown("**Confusion matrix**: rows are the true classes, columns what the model said. "
                 "Click a cell to see its images.")
     st.plotly_chart(dataset_charts.confusion_figure(matrix, true_names, predicted_names, selected),
-                    key=MATRIX_KEY, on_select=_select_cell, selection_mode="points",
+                    key=MATRIX_KEY, on_select=_select_cell, selection_mode="points", width="content",
                     config={"displayModeBar": False})
     download_png("Download the confusion matrix (PNG)",
                  lambda: dataset_charts.confusion_png(matrix, true_names, predicted_names,
                                                       f"{model.label} on {choice.dataset.name}"),
                  f"confusion-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.confusion")
-    st.selectbox("Cell", cells, key=CELL_KEY, index=None, placeholder="Click a cell, or choose one here",
+    st.selectbox("Cell (or click one in the matrix)", cells, key=CELL_KEY, index=None,
+                 placeholder="Click a cell, or choose one here",
                  format_func=lambda cell: f"true {true_names[cell[0]]}, predicted {predicted_names[cell[1]]} "
                                           f"({matrix[cell]} images)")
     selected = st.session_state.get(CELL_KEY)
     if selected is None:
         return
-    positions = _cell_positions(result, model.loaded.class_names, selected)
+    positions = _positions(result, result.cell(*selected))
     verdict = "correct" if true_names[selected[0]] == predicted_names[selected[1]] else "mistaken"
     st.markdown(f"**True {true_names[selected[0]]}, predicted {predicted_names[selected[1]]}** "
                 f"({len(positions)} {verdict} images): Grad-CAM of the predicted class on what the model saw.")
     _cards(model, choice, result, positions, "dataset.cell_images", with_heatmaps=True)
 
 
-def _positions_of(result, entries: Sequence, choice: DatasetChoice) -> np.ndarray:
-    """Positions (into result.indices) of mistake-like entries ({"file": ...}), in their order."""
-    position_of = {choice.dataset.records[int(i)].file: p for p, i in enumerate(result.indices)}
-    return np.array([position_of[e["file"] if isinstance(e, dict) else e.file] for e in entries], dtype=int)
-
-
-def _calibration(result) -> None:
-    calibration = result.calibration
-    bins = calibration["bins"]
-    edges = np.array([b["lower"] for b in bins] + [bins[-1]["upper"]], dtype=float)
-    figure = dataset_charts.reliability(np.array([b["confidence"] for b in bins], dtype=float),
-                                        np.array([b["accuracy"] for b in bins], dtype=float),
-                                        np.array([b["count"] for b in bins], dtype=int), edges,
-                                        float(calibration["ece"]))
-    st.image(png_bytes(figure), width=520)
-    download_png("Download the reliability diagram (PNG)", figure, "reliability.png",
-                 key="dataset.download.reliability")
+def _calibration(model, choice: DatasetChoice, split: str, result) -> None:
+    bins = result.calibration.bins
+    edges = np.array([b.lower for b in bins] + [bins[-1].upper], dtype=float)
+    chart = _chart_png(("reliability", model.key, choice.sha256, split), lambda: dataset_charts.reliability(
+        np.array([b.confidence or 0.0 for b in bins]), np.array([b.accuracy or 0.0 for b in bins]),
+        np.array([b.count for b in bins]), edges, result.calibration.ece))
+    st.image(chart, width=520)
+    st.download_button("Download the reliability diagram (PNG)", chart, "reliability.png", mime="image/png",
+                       key="dataset.download.reliability", on_click="ignore", icon=":material/download:")
 
 
 def _evaluation(model, choice: DatasetChoice, split: str) -> None:
@@ -280,7 +295,7 @@ def _evaluation(model, choice: DatasetChoice, split: str) -> None:
     figures[2].metric("Top-5 accuracy", "n/a" if result.top5_accuracy is None else
                       f"{100 * result.top5_accuracy:.1f} %",
                       help="Only meaningful with more than 5 classes.")
-    figures[3].metric("Calibration error (ECE)", f"{100 * result.calibration['ece']:.1f} %")
+    figures[3].metric("Calibration error (ECE)", f"{100 * result.calibration.ece:.1f} %")
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
     _confusion(model, choice, result)
@@ -289,19 +304,19 @@ def _evaluation(model, choice: DatasetChoice, split: str) -> None:
     mistakes, unsure, calibration = st.tabs(["Most confident mistakes", "Least confident correct answers",
                                              "Reliability diagram"])
     with mistakes:
-        positions = _positions_of(result, result.mistakes, choice)
+        positions = _positions(result, [m.index for m in result.mistakes])
         if len(positions):
             _cards(model, choice, result, positions, "dataset.mistakes", with_heatmaps=True)
         else:
             st.success("No mistakes on these images.", icon=":material/check_circle:")
     with unsure:
-        positions = _positions_of(result, result.least_confident_correct, choice)
+        positions = _positions(result, [m.index for m in result.least_confident_correct])
         if len(positions):
             _cards(model, choice, result, positions, "dataset.unsure", with_heatmaps=True)
         else:
             st.info("No correct answers to show.", icon=":material/info:")
     with calibration:
-        _calibration(result)
+        _calibration(model, choice, split, result)
 
 
 # --- embedding ----------------------------------------------------------------------------------
@@ -309,14 +324,14 @@ def _open_point() -> None:
     """The map's on_select callback: open the clicked image on the Heatmaps page."""
     points = st.session_state[MAP_KEY].selection.points
     if points:
-        dataset_state.pick_image(int(points[0]["customdata"][0]))
+        dataset_state.pick_image(int(dataset_charts.customdata(points[0], 0)))
 
 
 def _embedding(model, choice: DatasetChoice, split: str) -> None:
     st.subheader("Embedding map", divider="gray")
     st.caption("Each image becomes the vector of one layer's features (averaged over positions); the "
-               "map places similar vectors close together. Click a point to open the image on the "
-               "Heatmaps page.")
+               "map places similar vectors close together. Hover a point for its file and class; click "
+               "it to open the image on the Heatmaps page.")
     projections = [p for p in PROJECTION_LABELS if p != "umap" or importlib.util.find_spec("umap")]
     columns = st.columns([3, 2, 2], vertical_alignment="bottom")
     layers = [""] + spatial_layer_names(model.loaded)
@@ -385,15 +400,17 @@ with st.expander("How to read this", expanded=False):
         "a k-nearest-neighbour classifier on them already works (lecture 3, *What does a CNN look "
         "at*, slides on features from a pretrained VGG). The kNN accuracy here labels each image by "
         "the majority of its 5 nearest neighbours (cosine distance, the image itself left out): high "
-        "means the features separate your classes before any training. PCA keeps the directions of "
-        "largest variance (distances are faithful, clusters may overlap); t-SNE (van der Maaten & "
-        "Hinton, 2008) keeps neighbours together but distorts distances between clusters and the "
-        "size of clusters: read which points are close, not how far apart groups are.\n\n"
+        "means the features separate your classes before any training. PCA projects the features onto "
+        "the two directions in which they vary most: a linear, faithful view of those two "
+        "directions, where classes that differ along other directions fall on top of each other. "
+        "t-SNE (van der Maaten & Hinton, 2008) and UMAP (McInnes et al., 2018) keep each image "
+        "near its nearest neighbours but distort the distances between clusters and their sizes: "
+        "read which points are close, not how far apart groups are.\n\n"
         "**References.** C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, *On Calibration of Modern "
         "Neural Networks*, ICML 2017. M. P. Naeini, G. Cooper, M. Hauskrecht, *Obtaining Well "
         "Calibrated Probabilities Using Bayesian Binning*, AAAI 2015. A. S. Razavian, H. Azizpour, J. "
         "Sullivan, S. Carlsson, *CNN Features off-the-shelf: an Astounding Baseline for "
         "Recognition*, CVPR Workshops 2014. L. van der Maaten, G. Hinton, *Visualizing Data using "
-        "t-SNE*, JMLR 2008. R. R. Selvaraju et al., *Grad-CAM*, ICCV 2017. B. Sick, O. Dürr, *WBL "
+        "t-SNE*, JMLR 2008. L. McInnes, J. Healy, J. Melville, *UMAP*, arXiv:1802.03426, 2018. R. R. Selvaraju et al., *Grad-CAM*, ICCV 2017. B. Sick, O. Dürr, *WBL "
         "Deep Learning, lecture 3: Convolutional Neural Networks cntd.*"
     )

@@ -18,7 +18,6 @@ from browser_helpers import ARTIFACTS, assert_no_exception, open_page, screensho
 
 CLASSES = ("circle", "square", "triangle")
 PER_CLASS = 5
-MODEL_CLASSES = 8  # the demo model's classes: the matrix's columns
 EVALUATE_MS = 90_000
 
 
@@ -38,10 +37,11 @@ def drawn_zip(tmp_path: Path) -> Path:
     return path
 
 
-def click_cell(chart: Locator, row: int, column: int, rows: int, columns: int) -> None:
+def click_cell(chart: Locator, row: int, column: int) -> None:
     """Click the centre of a cell of the confusion matrix (row 0 at the top)."""
     box = chart.locator(".nsewdrag").first.bounding_box()
     assert box is not None
+    rows, columns = chart.locator(".ytick").count(), chart.locator(".xtick").count()
     chart.page.mouse.click(box["x"] + box["width"] * (column + 0.5) / columns,
                            box["y"] + box["height"] * (row + 0.5) / rows)
 
@@ -63,7 +63,7 @@ def test_zip_upload_evaluate_and_click_a_cell(page: Page, drawn_zip: Path) -> No
     chart = main.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     page.wait_for_timeout(500)  # Plotly draws after the element appears
-    click_cell(chart, 0, 0, len(CLASSES), MODEL_CLASSES)  # true circle, predicted circle
+    click_cell(chart, 0, 0)  # true circle, predicted circle
     wait_for_app(page, EVALUATE_MS)
     expect(main.get_by_text("True circle, predicted circle", exact=False)).to_be_visible()
     cards = main.get_by_test_id("stImage").filter(has_text="predicted circle")

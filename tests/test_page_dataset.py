@@ -1,7 +1,7 @@
 """AppTest of the Dataset page on the demo model: a zip of images drawn with Pillow (not the shapes
 generator) with damaged files mixed in, its evaluation checked against the model's own single-image
 predictions, a confusion-matrix cell with its Grad-CAM images, opening an image on the Heatmaps
-page; a generated set's embedding map; typed errors as messages."""
+page; a generated set's Grad-CAM against its masks and its embedding map; typed errors as messages."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def _upload(at: AppTest, name: str, data: bytes) -> None:
     at.run()
 
 
+def _captions(node) -> list[str]:
+    """The captions of the images under an AppTest node (main or sidebar)."""
+    return [image.caption for element in node.get("image") for image in element.proto.imgs]
+
+
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -78,7 +83,7 @@ def test_zip_is_evaluated_and_a_cell_shows_its_images(page: AppTest, drawn_zip) 
     assert not at.exception and not at.error, messages(at)
     correct_circles = sum(t == s == "circle" for t, s in zip(truth, said))
     assert any(f"({correct_circles} correct images)" in m.value for m in at.markdown), (cells, messages(at))
-    captions = [i.caption for i in at.main.get("image") if "predicted circle" in (i.caption or "")]
+    captions = [c for c in _captions(at.main) if "predicted circle" in c]
     assert len(captions) >= min(correct_circles, 12), captions
     assert all(c.startswith("circle/img") for c in captions)
 
@@ -87,17 +92,21 @@ def test_zip_is_evaluated_and_a_cell_shows_its_images(page: AppTest, drawn_zip) 
     assert not at.exception, messages(at)
     assert at.title[0].value == "Heatmaps", messages(at)
     assert at.radio(key="cnnviz.image_source").value == "dataset"
-    assert any(c.value.startswith("circle/img") for c in at.sidebar.caption) or any(
-        (i.caption or "").startswith("circle/img") for i in at.sidebar.get("image"))
+    assert any(c.startswith("circle/img") for c in _captions(at.sidebar)), _captions(at.sidebar)
 
 
-def test_generated_set_gets_an_embedding_map_that_separates_the_shapes(page: AppTest) -> None:
+def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: AppTest, tmp_path: Path) -> None:
     at = page
     at.segmented_control(key="dataset.source").set_value("generated").run()
-    at.number_input(key="dataset.gen_count").set_value(10).run()
+    at.number_input(key="dataset.gen_count").set_value(6).run()
     next(b for b in at.button if b.label == "Use this generated set").click().run()
     assert not at.exception and not at.error, messages(at)
-    assert _metric(at, "Usable images") == "80"
+    assert _metric(at, "Usable images") == "48"
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    at.selectbox(key="dataset.cell").set_value((3, 3)).run()  # true star, predicted star
+    assert not at.exception and not at.error, messages(at)
+    peaks = [c for c in _captions(at.main) if "Grad-CAM peak" in c]
+    assert len(peaks) >= 4 and sum("peak on the shape" in c for c in peaks) >= 0.8 * len(peaks), peaks
     next(b for b in at.button if b.label == "Compute the map").click().run()
     assert not at.exception and not at.error, messages(at)
     knn = float(_metric(at, "kNN accuracy of the features (k = 5, cosine, leave-one-out)").rstrip(" %"))
@@ -106,13 +115,13 @@ def test_generated_set_gets_an_embedding_map_that_separates_the_shapes(page: App
     labels = [b.label for b in at.get("download_button")]
     assert "Download the map (PNG)" in labels
 
-
-def test_a_zip_with_one_class_is_a_message_not_a_traceback(page: AppTest, tmp_path: Path) -> None:
-    at = page
+    # Typed errors are messages, never tracebacks; the generated set stays chosen meanwhile.
+    at.segmented_control(key="dataset.source").set_value("zip").run()
     write_drawn_folder(tmp_path, PER_CLASS, ("circle",))  # photos/circle/...: a labelled task with one class
     _upload(at, "one-class.zip", zip_folder(tmp_path, top="photos/"))
     assert not at.exception, messages(at)
     assert at.error and "class" in at.error[0].value, messages(at)
     _upload(at, "not-a.zip", b"this is not a zip archive")
     assert not at.exception, messages(at)
-    assert at.error, messages(at)
+    assert at.error and "zip" in at.error[0].value, messages(at)
+    assert _metric(at, "Usable images") == "48"

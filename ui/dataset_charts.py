@@ -22,8 +22,18 @@ BAR_COLOUR = "#3b5bdb"
 GAP_COLOUR = "#c92a2a"
 MATRIX_SCALE = "Blues"
 CELL_PX = 44  # height of one confusion-matrix row on screen
+CELL_WIDTH_PX = 90
+MAX_MATRIX_WIDTH = 1000
 MAX_THUMBNAILS_ON_MAP = 400
 THUMBNAIL_FRACTION = 0.045  # thumbnail side as a share of the map's range
+FRAME_PX = 4  # class-coloured frame around each thumbnail on the map
+
+
+def customdata(point: Mapping, position: int) -> float:
+    """Item ``position`` of a selected point's customdata: Streamlit 1.67 returns an array-valued
+    customdata as a dict with string keys ({"0": ..., "1": ...}) (checked), a list elsewhere."""
+    data = point["customdata"]
+    return data[str(position)] if isinstance(data, Mapping) else data[position]
 
 
 def class_counts(counts: Mapping[str, int]) -> Figure:
@@ -70,7 +80,8 @@ def confusion_figure(matrix: np.ndarray, true_names: Sequence[str], predicted_na
         figure.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
                          y1=selected[0] + 0.5, line={"color": GAP_COLOUR, "width": 3})
     figure.update_layout(
-        height=120 + CELL_PX * rows, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=120 + CELL_PX * rows, width=min(MAX_MATRIX_WIDTH, 160 + CELL_WIDTH_PX * columns),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         clickmode="event+select", dragmode=False, hoverdistance=-1,
         xaxis={"title": "predicted class", "side": "top", "tickangle": -30, "fixedrange": True},
         yaxis={"title": "true class", "autorange": "reversed", "fixedrange": True})
@@ -134,12 +145,21 @@ def class_colours(names: Sequence[str]) -> dict[str, str]:
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
-def _thumbnail_images(points: np.ndarray, thumbnails: np.ndarray) -> list[dict]:
+def _framed(tile: np.ndarray, colour: str, width: int = FRAME_PX) -> np.ndarray:
+    """The thumbnail inside a frame of its class colour, so the map stays coloured by class."""
+    rgb = np.array(plotly.colors.hex_to_rgb(colour), np.uint8)
+    framed = tile.copy()
+    framed[:width], framed[-width:], framed[:, :width], framed[:, -width:] = rgb, rgb, rgb, rgb
+    return framed
+
+
+def _thumbnail_images(points: np.ndarray, thumbnails: np.ndarray, colours: Sequence[str]) -> list[dict]:
     span = float(np.ptp(points, axis=0).max()) or 1.0
     side = THUMBNAIL_FRACTION * span
-    return [{"source": Image.fromarray(tile), "xref": "x", "yref": "y", "x": float(x), "y": float(y),
-             "sizex": side, "sizey": side, "xanchor": "center", "yanchor": "middle", "layer": "above"}
-            for (x, y), tile in zip(points, thumbnails)]
+    return [{"source": Image.fromarray(_framed(tile, colour)), "xref": "x", "yref": "y", "x": float(x),
+             "y": float(y), "sizex": side, "sizey": side, "xanchor": "center", "yanchor": "middle",
+             "layer": "above"}
+            for (x, y), tile, colour in zip(points, thumbnails, colours)]
 
 
 def embedding_figure(points: np.ndarray, labels: Sequence[str], files: Sequence[str],
@@ -159,7 +179,7 @@ def embedding_figure(points: np.ndarray, labels: Sequence[str], files: Sequence[
             text=[files[i] for i in chosen],
             hovertemplate="%{text}<br>class " + name + "<extra>click: open on the Heatmaps page</extra>"))
     if thumbnails is not None and len(thumbnails) <= MAX_THUMBNAILS_ON_MAP:
-        figure.update_layout(images=_thumbnail_images(points, thumbnails))
+        figure.update_layout(images=_thumbnail_images(points, thumbnails, [colours[n] for n in labels]))
     figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                          title=title or None, clickmode="event+select", dragmode="pan",
                          legend={"orientation": "h", "y": -0.08}, xaxis={"showticklabels": False},
