@@ -287,8 +287,12 @@ def _evaluation(model, choice: DatasetChoice, split: str) -> None:
     if not progress.requested("dataset.evaluate", run_key, label="Evaluate"):
         st.caption(f"Runs {model.label} on every image of the chosen split, in batches.")
         return
-    with user_errors(), progress.progress_bar("Evaluating", key="dataset.evaluate.bar") as bar:
-        result = dataset_engine.evaluation(model, choice, split, progress=bar)
+    try:
+        with progress.progress_bar("Evaluating", key="dataset.evaluate") as bar:
+            result = dataset_engine.evaluation(model, choice, split, progress=bar)
+    except CnnvizError as error:  # e.g. classes the model does not know: the map below still works
+        show_error(error)
+        return
     figures = st.columns(4)
     figures[0].metric("Images evaluated", result.images)
     figures[1].metric("Accuracy", f"{100 * result.accuracy:.1f} %")
@@ -344,8 +348,12 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
     if not progress.requested("dataset.embed", (model.key, choice.sha256, split, layer, projection),
                               label="Compute the map"):
         return
-    with user_errors(), progress.progress_bar("Computing features", key="dataset.embed.bar") as bar:
-        mapped = dataset_engine.embedding(model, choice, layer, projection, split, progress=bar)
+    try:
+        with progress.progress_bar("Computing features", key="dataset.embed") as bar:
+            mapped = dataset_engine.embedding(model, choice, layer, projection, split, progress=bar)
+    except CnnvizError as error:
+        show_error(error)
+        return
     indices = [int(i) for i in mapped.indices]
     labels = [_class_of(choice, i) for i in indices]
     files = [choice.dataset.records[i].file for i in indices]

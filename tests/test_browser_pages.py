@@ -55,7 +55,7 @@ def predict(page: Page, run: bool) -> None:
 def dataset(page: Page, run: bool) -> None:
     main = main_area(page)
     expect(main.get_by_role("heading", name="Dataset", exact=True)).to_be_visible()
-    expect(main.get_by_text("Zip of class folders")).to_be_visible()
+    expect(main.get_by_text("Zip of class folders", exact=True)).to_be_visible()
     if run:
         main.get_by_test_id("stButtonGroup").get_by_text("Generated shapes").click()
         wait_for_app(page)

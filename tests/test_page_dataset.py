@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from apptest_helpers import app_on_page, messages, navigation_mode
-from dataset_helpers import write_damaged_files, write_drawn_folder, zip_folder
+from dataset_helpers import drawn_shape, png_bytes, write_damaged_files, write_drawn_folder, zip_folder
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.images import load_image
@@ -125,3 +125,14 @@ def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: 
     assert not at.exception, messages(at)
     assert at.error and "zip" in at.error[0].value, messages(at)
     assert _metric(at, "Usable images") == "48"
+
+    # Classes the model does not know: evaluation says which; the map still works.
+    for k, name in enumerate(("apple", "pear")):
+        (tmp_path / "fruit" / name).mkdir(parents=True)
+        for i in range(PER_CLASS):
+            (tmp_path / "fruit" / name / f"{i}.png").write_bytes(png_bytes(drawn_shape(CLASSES[k], i)))
+    _upload(at, "fruit.zip", zip_folder(tmp_path / "fruit"))
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    assert not at.exception, messages(at)
+    assert any("apple" in e.value and "pear" in e.value for e in at.error), messages(at)
+    assert any(b.label == "Compute the map" for b in at.button)
