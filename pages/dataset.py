@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from cnnviz import render
 from cnnviz.errors import CancelledError, CnnvizError
 from cnnviz.graph import spatial_layer_names
+from cnnviz.render import datasets as render_datasets
 from cnnviz.render import inside as render_inside
 from ui import dataset_charts, dataset_engine, dataset_state, progress, state
 from ui.dataset_state import DatasetChoice
@@ -151,8 +152,8 @@ def _overview(choice: DatasetChoice) -> None:
     with left:
         if dataset.labelled:
             chart = _chart_png(("counts", choice.sha256),
-                               lambda: dataset_charts.class_counts(dataset.class_counts()))
-            st.image(chart, caption="Images per class (after skipping unusable files)")
+                               lambda: render_datasets.class_counts_figure(dataset.class_counts()))
+            st.image(chart, caption="Usable images per class (unusable files are skipped)", width=560)
             st.download_button("Download the chart (PNG)", chart, f"class-counts-{choice.sha256[:8]}.png",
                                mime="image/png", key="dataset.download.counts", on_click="ignore",
                                icon=":material/download:")
@@ -249,8 +250,8 @@ def _confusion(model, choice: DatasetChoice, result) -> None:
                     key=MATRIX_KEY, on_select=_select_cell, selection_mode="points", width="content",
                     config={"displayModeBar": False})
     download_png("Download the confusion matrix (PNG)",
-                 lambda: dataset_charts.confusion_png(matrix, true_names, predicted_names,
-                                                      f"{model.label} on {choice.dataset.name}"),
+                 lambda: render_datasets.confusion_matrix_figure(
+                     matrix, true_names, predicted_names, title=f"{model.label} on {choice.dataset.name}"),
                  f"confusion-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.confusion")
     st.selectbox("Cell (or click one in the matrix)", cells, key=CELL_KEY, index=None,
                  placeholder="Click a cell, or choose one here",
@@ -267,11 +268,8 @@ def _confusion(model, choice: DatasetChoice, result) -> None:
 
 
 def _calibration(model, choice: DatasetChoice, split: str, result) -> None:
-    bins = result.calibration.bins
-    edges = np.array([b.lower for b in bins] + [bins[-1].upper], dtype=float)
-    chart = _chart_png(("reliability", model.key, choice.sha256, split), lambda: dataset_charts.reliability(
-        np.array([b.confidence or 0.0 for b in bins]), np.array([b.accuracy or 0.0 for b in bins]),
-        np.array([b.count for b in bins]), edges, result.calibration.ece))
+    chart = _chart_png(("reliability", model.key, choice.sha256, split), lambda: render_datasets.reliability_figure(
+        result.calibration.bins, result.calibration.ece, title=f"{model.loaded.name} on {choice.dataset.name}"))
     st.image(chart, width=520)
     st.download_button("Download the reliability diagram (PNG)", chart, "reliability.png", mime="image/png",
                        key="dataset.download.reliability", on_click="ignore", icon=":material/download:")
@@ -366,7 +364,8 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
     points = np.asarray(mapped.points, dtype=float)
     st.plotly_chart(dataset_charts.embedding_figure(points, labels, files, indices, order, tiles, title),
                     key=MAP_KEY, on_select=_open_point, selection_mode="points")
-    download_png("Download the map (PNG)", lambda: dataset_charts.embedding_png(points, labels, order, title),
+    download_png("Download the map (PNG)",
+                 lambda: render_datasets.embedding_figure(points, mapped.labels, choice.dataset.class_names, title),
                  f"embedding-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.map")
 
 

@@ -63,12 +63,13 @@ def test_zip_upload_evaluate_and_click_a_cell(page: Page, drawn_zip: Path) -> No
     chart = main.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     page.wait_for_timeout(500)  # Plotly draws after the element appears
-    click_cell(chart, 0, 0)  # true circle, predicted circle
+    click_cell(chart, 1, 1)  # true square, predicted square
     wait_for_app(page, EVALUATE_MS)
-    expect(main.get_by_text("True circle, predicted circle", exact=False)).to_be_visible()
-    cards = main.get_by_test_id("stImage").filter(has_text="predicted circle")
+    expect(main.get_by_text("True square, predicted square", exact=False)).to_be_visible()
+    cards = main.get_by_test_id("stImage").filter(has_text="predicted square")
     expect(cards.first).to_be_visible()
-    assert cards.count() >= 3, cards.count()  # the demo model finds most drawn circles
+    assert cards.count() >= 3, cards.count()  # the demo model finds most drawn squares
+    assert main.get_by_test_id("stImage").filter(has_text="predicted circle").count() == 0
     assert_no_exception(page)
     screenshot(page, "dataset-cell")
 

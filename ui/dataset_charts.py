@@ -1,11 +1,10 @@
-"""The Dataset page's charts: Plotly where a click means something, matplotlib where a PNG is enough.
+"""The Dataset page's clickable charts: the confusion matrix and the embedding map as Plotly figures.
 
-The confusion matrix and the embedding map are Plotly figures because clicking them selects
-images (``st.plotly_chart(on_select=...)``). Plotly's heatmap trace returns no selection in
-Streamlit 1.67 (checked; streamlit#8760, #15042), so the matrix is a heatmap for the colours with a
-transparent square marker on every cell that receives the click and carries (row, column). Their
-PNG downloads, and the static charts (class counts, reliability diagram), are matplotlib
-``Figure`` objects (never pyplot: downloads render on another thread).
+Clicking them selects images (``st.plotly_chart(on_select=...)``). Plotly's heatmap trace returns no
+selection in Streamlit 1.67 (checked; streamlit#8760, #15042), so the matrix is a heatmap for the
+colours with a transparent square marker on every cell that receives the click and carries (row,
+column). Their PNG downloads and the static charts are matplotlib figures from
+``cnnviz.render.datasets`` (shared with the CLI); the map uses the same class colours.
 """
 
 from __future__ import annotations
@@ -15,11 +14,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
-from matplotlib.figure import Figure
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from PIL import Image
 
-BAR_COLOUR = "#3b5bdb"
-GAP_COLOUR = "#c92a2a"
+from cnnviz.render import datasets as render_datasets
+
+SELECTED_COLOUR = "#c92a2a"
 MATRIX_SCALE = "Blues"
 CELL_PX = 44  # height of one confusion-matrix row on screen
 CELL_WIDTH_PX = 90
@@ -34,20 +35,6 @@ def customdata(point: Mapping, position: int) -> float:
     customdata as a dict with string keys ({"0": ..., "1": ...}) (checked), a list elsewhere."""
     data = point["customdata"]
     return data[str(position)] if isinstance(data, Mapping) else data[position]
-
-
-def class_counts(counts: Mapping[str, int]) -> Figure:
-    """Images per class as bars, the count written on each."""
-    names, values = list(counts), list(counts.values())
-    figure = Figure(figsize=(6.4, 0.9 + 0.32 * len(names)))
-    axes = figure.add_subplot()
-    bars = axes.barh(names[::-1], values[::-1], color=BAR_COLOUR)
-    axes.bar_label(bars, padding=3)
-    axes.set_xlim(0, max(values, default=1) * 1.15 + 1)
-    axes.set_xlabel("usable images")
-    axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    return figure
 
 
 def _cell_text(matrix: np.ndarray) -> list[list[str]]:
@@ -78,7 +65,7 @@ def confusion_figure(matrix: np.ndarray, true_names: Sequence[str], predicted_na
                       "(%{customdata[3]:.0f} % of the row)<extra>click to see them</extra>"))
     if selected is not None and selected[0] < rows and selected[1] < columns:
         figure.add_shape(type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5, y0=selected[0] - 0.5,
-                         y1=selected[0] + 0.5, line={"color": GAP_COLOUR, "width": 3})
+                         y1=selected[0] + 0.5, line={"color": SELECTED_COLOUR, "width": 3})
     figure.update_layout(
         height=120 + CELL_PX * rows, width=min(MAX_MATRIX_WIDTH, 160 + CELL_WIDTH_PX * columns),
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -88,61 +75,10 @@ def confusion_figure(matrix: np.ndarray, true_names: Sequence[str], predicted_na
     return figure
 
 
-def confusion_png(matrix: np.ndarray, true_names: Sequence[str], predicted_names: Sequence[str],
-                  title: str | None = None) -> Figure:
-    """The confusion matrix as a matplotlib figure with the counts written in the cells."""
-    rows, columns = matrix.shape
-    figure = Figure(figsize=(1.6 + 0.6 * columns, 1.4 + 0.5 * rows))
-    axes = figure.add_subplot()
-    axes.imshow(matrix, cmap=MATRIX_SCALE, aspect="auto")
-    limit = matrix.max() if matrix.size else 0
-    for r in range(rows):
-        for c in range(columns):
-            if matrix[r, c]:
-                axes.text(c, r, str(int(matrix[r, c])), ha="center", va="center", fontsize=9,
-                          color="white" if matrix[r, c] > limit / 2 else "black")
-    axes.set_xticks(range(columns), predicted_names, rotation=40, ha="right")
-    axes.set_yticks(range(rows), true_names)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    if title:
-        axes.set_title(title, fontsize=10)
-    figure.tight_layout()
-    return figure
-
-
-def reliability(confidence: np.ndarray, accuracy: np.ndarray, counts: np.ndarray, edges: np.ndarray,
-                ece: float) -> Figure:
-    """Reliability diagram: accuracy per confidence bin against the diagonal of perfect calibration,
-    the gap drawn in red, and the number of images per bin underneath (Guo et al., 2017)."""
-    figure = Figure(figsize=(5.6, 5.2))
-    axes, histogram = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    width = np.diff(edges)
-    filled = counts > 0
-    axes.bar(edges[:-1][filled], accuracy[filled], width=width[filled], align="edge", color=BAR_COLOUR,
-             edgecolor="white", label="accuracy in the bin")
-    axes.bar(edges[:-1][filled], (confidence - accuracy)[filled], bottom=accuracy[filled],
-             width=width[filled], align="edge", color=GAP_COLOUR, alpha=0.35, edgecolor=GAP_COLOUR,
-             label="gap to the mean confidence")
-    axes.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect calibration")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_ylabel("accuracy")
-    axes.set_title(f"Reliability diagram: ECE {100 * ece:.1f} %", fontsize=10)
-    axes.legend(loc="upper left", fontsize=8)
-    histogram.bar(edges[:-1], counts, width=width, align="edge", color="#868e96", edgecolor="white")
-    histogram.set_xlabel("confidence (probability of the predicted class)")
-    histogram.set_ylabel("images")
-    for a in (axes, histogram):
-        a.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    return figure
-
-
 def class_colours(names: Sequence[str]) -> dict[str, str]:
-    """One colour per class name, in class order (the same on the map and in its PNG)."""
-    palette = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
-    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    """One colour per class name, in class order: the colours of cnnviz.render.datasets' PNG map."""
+    cmap = colormaps[render_datasets.CLASS_COLOURS if len(names) <= 10 else render_datasets.MANY_CLASS_COLOURS]
+    return {name: to_hex(cmap(i % cmap.N)) for i, name in enumerate(names)}
 
 
 def _framed(tile: np.ndarray, colour: str, width: int = FRAME_PX) -> np.ndarray:
@@ -184,26 +120,4 @@ def embedding_figure(points: np.ndarray, labels: Sequence[str], files: Sequence[
                          title=title or None, clickmode="event+select", dragmode="pan",
                          legend={"orientation": "h", "y": -0.08}, xaxis={"showticklabels": False},
                          yaxis={"showticklabels": False, "scaleanchor": "x"})
-    return figure
-
-
-def embedding_png(points: np.ndarray, labels: Sequence[str], class_order: Sequence[str],
-                  title: str = "") -> Figure:
-    """The same map as a matplotlib figure (one colour per class, a legend below)."""
-    colours = class_colours(class_order)
-    labels = np.asarray(labels, dtype=object)
-    figure = Figure(figsize=(7, 7))
-    axes = figure.add_subplot()
-    for name in [n for n in class_order if n in set(labels)]:
-        chosen = labels == name
-        axes.scatter(points[chosen, 0], points[chosen, 1], s=22, color=colours[name], label=name,
-                     edgecolors="white", linewidths=0.5)
-    axes.set_xticks([])
-    axes.set_yticks([])
-    axes.set_aspect("equal", adjustable="datalim")
-    if title:
-        axes.set_title(title, fontsize=10)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=min(6, len(class_order)), fontsize=8,
-                frameon=False)
-    figure.tight_layout()
     return figure
