@@ -202,7 +202,7 @@ def _cards(model, choice: DatasetChoice, result, positions: np.ndarray, key: str
     if len(positions) > len(shown):
         st.caption(f"Showing {len(shown)} of {len(positions)} images.")
     tiles, lines = [], []
-    grid = st.columns(CARD_COLUMNS)
+    grid = st.container(key=f"cards-{key.replace('.', '-')}").columns(CARD_COLUMNS)  # CSS class st-key-cards-...
     for slot, position in enumerate(shown):
         index = int(result.indices[position])
         lines.append(_card_lines(result, names, position, choice))

@@ -63,9 +63,9 @@ def dataset(page: Page, run: bool) -> None:
         main.get_by_label("Images per class").press("Enter")
         wait_for_app(page)
         run_button(page, "Use this generated set")
-        expect(main.get_by_text("Usable images")).to_be_visible()
+        expect(main.get_by_text("Usable images", exact=True)).to_be_visible()
         run_button(page, "Evaluate")
-        expect(main.get_by_text("Images evaluated")).to_be_visible()
+        expect(main.get_by_text("Images evaluated", exact=True)).to_be_visible()
         expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible()
 
 
