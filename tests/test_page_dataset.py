@@ -93,6 +93,9 @@ def test_zip_is_evaluated_and_a_cell_shows_its_images(page: AppTest, drawn_zip) 
     assert at.title[0].value == "Heatmaps", messages(at)
     assert at.radio(key="cnnviz.image_source").value == "dataset"
     assert any(c.startswith("circle/img") for c in _captions(at.sidebar)), _captions(at.sidebar)
+    at.switch_page(PAGE).run()  # the dataset stayed chosen, though the uploader is empty again
+    assert at.file_uploader(key="dataset.zip").value is None
+    assert _metric(at, "Usable images") == str(PER_CLASS * len(CLASSES)), messages(at)
 
 
 def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: AppTest, tmp_path: Path) -> None:
