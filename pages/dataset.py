@@ -358,9 +358,13 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
     order = list(choice.dataset.class_names) or ["unlabelled"]
     title = f"{model.loaded.name}, layer {mapped.layer}, {mapped.projection}"
     if mapped.knn_accuracy is not None:
-        st.metric("kNN accuracy of the features (k = 5, cosine, leave-one-out)",
+        st.metric(f"kNN accuracy of the features (k = {mapped.knn_k}, cosine, leave-one-out)",
                   f"{100 * mapped.knn_accuracy:.1f} %")
-    tiles = dataset_engine.thumbnails(choice, indices) if thumbs else None
+    few = len(indices) <= dataset_charts.MAX_THUMBNAILS_ON_MAP
+    tiles = dataset_engine.thumbnails(choice, indices) if thumbs and few else None
+    if thumbs and not few:
+        st.caption(f"{len(indices)} images: too many to draw as thumbnails (at most "
+                   f"{dataset_charts.MAX_THUMBNAILS_ON_MAP}); hover a point for its file.")
     points = np.asarray(mapped.points, dtype=float)
     st.plotly_chart(dataset_charts.embedding_figure(points, labels, files, indices, order, tiles, title),
                     key=MAP_KEY, on_select=_open_point, selection_mode="points")

@@ -114,7 +114,7 @@ def embedding_figure(points: np.ndarray, labels: Sequence[str], files: Sequence[
             customdata=np.stack([np.asarray(indices)[chosen], chosen], axis=1),
             text=[files[i] for i in chosen],
             hovertemplate="%{text}<br>class " + name + "<extra>click: open on the Heatmaps page</extra>"))
-    if thumbnails is not None and len(thumbnails) <= MAX_THUMBNAILS_ON_MAP:
+    if thumbnails is not None:
         figure.update_layout(images=_thumbnail_images(points, thumbnails, [colours[n] for n in labels]))
     figure.update_layout(height=560, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                          title=title or None, clickmode="event+select", dragmode="pan",
