@@ -202,7 +202,8 @@ def _cards(model, choice: DatasetChoice, result, positions: np.ndarray, key: str
     if len(positions) > len(shown):
         st.caption(f"Showing {len(shown)} of {len(positions)} images.")
     tiles, lines = [], []
-    grid = st.container(key=f"cards-{key.replace('.', '-')}").columns(CARD_COLUMNS)  # CSS class st-key-cards-...
+    cards = st.container(key=f"cards-{key.replace('.', '-')}")  # CSS class st-key-cards-... (browser test)
+    grid = cards.columns(CARD_COLUMNS)
     for slot, position in enumerate(shown):
         index = int(result.indices[position])
         lines.append(_card_lines(result, names, position, choice))
@@ -263,13 +264,16 @@ def _confusion(model, choice: DatasetChoice, result) -> None:
     positions = _positions(result, result.cell(*selected))
     verdict = "correct" if true_names[selected[0]] == predicted_names[selected[1]] else "mistaken"
     st.markdown(f"**True {true_names[selected[0]]}, predicted {predicted_names[selected[1]]}** "
-                f"({len(positions)} {verdict} images): Grad-CAM of the predicted class on what the model saw.")
+                f"({len(positions)} {verdict} images): Grad-CAM of the predicted class on what the model "
+                "saw.")
     _cards(model, choice, result, positions, "dataset.cell_images", with_heatmaps=True)
 
 
 def _calibration(model, choice: DatasetChoice, split: str, result) -> None:
-    chart = _chart_png(("reliability", model.key, choice.sha256, split), lambda: render_datasets.reliability_figure(
-        result.calibration.bins, result.calibration.ece, title=f"{model.loaded.name} on {choice.dataset.name}"))
+    title = f"{model.loaded.name} on {choice.dataset.name}"
+    chart = _chart_png(("reliability", model.key, choice.sha256, split),
+                       lambda: render_datasets.reliability_figure(result.calibration.bins,
+                                                                  result.calibration.ece, title=title))
     st.image(chart, width=520)
     st.download_button("Download the reliability diagram (PNG)", chart, "reliability.png", mime="image/png",
                        key="dataset.download.reliability", on_click="ignore", icon=":material/download:")
@@ -342,7 +346,8 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
     projection = columns[1].selectbox("Projection", projections, key="dataset.projection",
                                       format_func=PROJECTION_LABELS.__getitem__)
     thumbs = columns[2].toggle("Thumbnails on the map", value=True, key="dataset.thumbs",
-                               help=f"Draws each image at its point (up to {dataset_charts.MAX_THUMBNAILS_ON_MAP}).")
+                               help="Draws each image at its point (up to "
+                                    f"{dataset_charts.MAX_THUMBNAILS_ON_MAP} images).")
     if not progress.requested("dataset.embed", (model.key, choice.sha256, split, layer, projection),
                               label="Compute the map"):
         return
@@ -369,7 +374,8 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
     st.plotly_chart(dataset_charts.embedding_figure(points, labels, files, indices, order, tiles, title),
                     key=MAP_KEY, on_select=_open_point, selection_mode="points")
     download_png("Download the map (PNG)",
-                 lambda: render_datasets.embedding_figure(points, mapped.labels, choice.dataset.class_names, title),
+                 lambda: render_datasets.embedding_figure(points, mapped.labels, choice.dataset.class_names,
+                                                          title),
                  f"embedding-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.map")
 
 
@@ -404,12 +410,15 @@ with st.expander("How to read this", expanded=False):
         "average gap, weighted by the number of images per bin (Naeini et al., 2015; Guo et al., "
         "2017). Bars below the diagonal mean over-confidence, which Guo et al. found typical of "
         "modern deep networks. With few images per bin the ECE is noisy.\n\n"
-        "**Embedding map and kNN.** The features a network computes before its classifier are a "
-        "description of the image that is useful beyond the classes it was trained on: features of "
-        "a pretrained CNN fed to a simple classifier rival hand-crafted systems (Razavian et al., "
-        "2014), and t-SNE maps of VGG features show images of one kind clustering together, so that "
-        "a k-nearest-neighbour classifier on them already works (lecture 3, *What does a CNN look "
-        "at*, slides on features from a pretrained VGG). The kNN accuracy here labels each image by "
+        "**Embedding map and kNN.** Drop a network's classifier and average its last feature maps "
+        "over the positions: what is left is one vector per image (2048 numbers for ResNet50), a "
+        "description that is useful beyond the classes the network was trained on (the lectures: "
+        "a pretrained network as a feature extractor). Such off-the-shelf features fed to a simple "
+        "classifier match or beat tuned hand-crafted systems (Razavian et al., 2014), and a t-SNE "
+        "map of pretrained VGG features puts images of one kind together, so that a "
+        "k-nearest-neighbour classifier on them already works. The map here does the same with the "
+        "chosen model and layer (by default the layer before the classifier). The kNN accuracy "
+        "labels each image by "
         "the majority of its 5 nearest neighbours (cosine distance, the image itself left out): high "
         "means the features separate your classes before any training. PCA projects the features onto "
         "the two directions in which they vary most: a linear, faithful view of those two "
@@ -422,6 +431,9 @@ with st.expander("How to read this", expanded=False):
         "Calibrated Probabilities Using Bayesian Binning*, AAAI 2015. A. S. Razavian, H. Azizpour, J. "
         "Sullivan, S. Carlsson, *CNN Features off-the-shelf: an Astounding Baseline for "
         "Recognition*, CVPR Workshops 2014. L. van der Maaten, G. Hinton, *Visualizing Data using "
-        "t-SNE*, JMLR 2008. L. McInnes, J. Healy, J. Melville, *UMAP*, arXiv:1802.03426, 2018. R. R. Selvaraju et al., *Grad-CAM*, ICCV 2017. B. Sick, O. Dürr, *WBL "
-        "Deep Learning, lecture 3: Convolutional Neural Networks cntd.*"
+        "t-SNE*, JMLR 2008. L. McInnes, J. Healy, J. Melville, *UMAP*, arXiv:1802.03426, 2018. "
+        "R. R. Selvaraju et al., *Grad-CAM*, ICCV 2017. Lecture decks: "
+        "*Deep architectures and transfer learning* (CS5489 lecture 10b, 'Computing Image "
+        "Features'), and B. Sick, O. Dürr, *What does a CNN look at* (WBL Deep Learning lecture 3, "
+        "'Use features from a pretrained VGG as input to t-SNE')."
     )

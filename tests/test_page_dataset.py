@@ -98,7 +98,8 @@ def test_zip_is_evaluated_and_a_cell_shows_its_images(page: AppTest, drawn_zip) 
     assert _metric(at, "Usable images") == str(PER_CLASS * len(CLASSES)), messages(at)
 
 
-def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: AppTest, tmp_path: Path) -> None:
+def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: AppTest,
+                                                                           tmp_path: Path) -> None:
     at = page
     at.segmented_control(key="dataset.source").set_value("generated").run()
     at.number_input(key="dataset.gen_count").set_value(6).run()

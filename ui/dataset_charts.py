@@ -77,7 +77,8 @@ def confusion_figure(matrix: np.ndarray, true_names: Sequence[str], predicted_na
 
 def class_colours(names: Sequence[str]) -> dict[str, str]:
     """One colour per class name, in class order: the colours of cnnviz.render.datasets' PNG map."""
-    cmap = colormaps[render_datasets.CLASS_COLOURS if len(names) <= 10 else render_datasets.MANY_CLASS_COLOURS]
+    few = len(names) <= 10
+    cmap = colormaps[render_datasets.CLASS_COLOURS if few else render_datasets.MANY_CLASS_COLOURS]
     return {name: to_hex(cmap(i % cmap.N)) for i, name in enumerate(names)}
 
 
