@@ -26,6 +26,9 @@ PAGES: tuple[PageEntry, ...] = (
               "What cnnviz shows and how to use it.", default=True),
     PageEntry("pages/predict.py", "What the model says", "Predict", ":material/bar_chart:",
               "The five classes the model finds most likely, and how sure it is."),
+    PageEntry("pages/dataset.py", "What the model says", "Dataset", ":material/folder_zip:",
+              "A zip of your images (or generated shapes) evaluated at once: confusion matrix with the "
+              "images of each cell, mistakes, calibration, and a map of the model's features."),
     PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
               "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
     PageEntry("pages/compare.py", "Why it says it", "Compare", ":material/compare:",
