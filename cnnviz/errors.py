@@ -98,3 +98,7 @@ class MethodNotApplicableError(CnnvizError, ValueError):
 
 class CancelledError(CnnvizError):
     """A long computation was cancelled by its progress callback."""
+
+
+class TooFewImagesError(ParameterError):
+    """Too few images for the job (for example clustering a class's heatmaps); says how many it needs."""
