@@ -42,6 +42,7 @@ _API: dict[str, str] = {
     "filters": "cnnviz.inside",
     "maximize": "cnnviz.inside",
     "layers": "cnnviz.inside",
+    "open_dataset": "cnnviz.datasets",
 }
 
 __all__ = sorted(_API) + ["errors", "__version__"]
