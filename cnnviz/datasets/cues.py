@@ -221,8 +221,7 @@ class Shortcut:
     def apply(self, dataset: Any, version: str = "cued") -> Any:
         """The dataset with the cue on :meth:`cued_indices` (read lazily, through with_transform)."""
         indices = self.cued_indices(dataset, version)
-        name = (f"{dataset.name} + {self.cue.name} on {self.fraction:g} of {self.class_name} "
-                f"(seed {self.seed}, test {version})")
+        name = f"{self.cue.name} on {self.fraction:g} of {self.class_name} (seed {self.seed}, test {version})"
         return dataset.with_transform(self.cue, indices, name=name)
 
     def versions(self, dataset: Any) -> dict[str, Any]:
