@@ -125,5 +125,10 @@ class ClassMismatchError(DatasetError):
     """The dataset's class names do not match the model's; the message names them and the fix."""
 
 
-class TooFewImagesError(DatasetError, ParameterError):
-    """Too few images for the job (for example clustering a class's heatmaps); says how many it needs."""
+# --- training -------------------------------------------------------------------------------------
+class TrainingError(CnnvizError, ValueError):
+    """A model cannot be trained on this dataset with these settings."""
+
+
+class TooFewImagesError(TrainingError, DatasetError):
+    """A class has too few images in the training or validation split."""
