@@ -111,6 +111,17 @@ def _downsize(maps: np.ndarray, side: int) -> np.ndarray:
     return np.where(peaks > 0, small / np.where(peaks > 0, peaks, 1.0), 0.0).astype(np.float32)
 
 
+def _resized(values: np.ndarray, side: int) -> np.ndarray:
+    """A 2-D map (or channels summed) resized to (side, side): area average down, bilinear up."""
+    import cv2
+
+    values = np.asarray(values, np.float32)
+    if values.ndim == 3:
+        values = values.sum(axis=-1)
+    flags = cv2.INTER_AREA if values.shape[0] >= side else cv2.INTER_LINEAR
+    return cv2.resize(values, (side, side), interpolation=flags)
+
+
 def class_images(dataset: Any, class_name: str, split: str = "all") -> np.ndarray:
     """The indices of ``split`` whose label is ``class_name`` (ClassIndexError for an unknown class)."""
     from cnnviz.datasets.cues import class_index_of
@@ -125,23 +136,26 @@ def class_heatmaps(loaded_model: Any, dataset: Any, indices: np.ndarray, class_n
                    progress: ProgressCallback | None = None, **method_params: Any) -> tuple[list[Any], ...]:
     """Heatmaps of ``class_name`` on the images ``indices``, batch by batch (bounded memory).
 
-    Returns (maps (n, h, w) at DISPLAY_SIZE, probabilities (n,), layer). The model explains its own
-    class of the same name (ClassIndexError if it has none).
+    Returns (maps (n, DISPLAY_SIZE, DISPLAY_SIZE) each scaled to [0, 1] for drawing, relevance (n,
+    MAP_SIZE, MAP_SIZE): the method's own maps before that scaling, positive part, for clustering;
+    probabilities (n,), layer). The model explains its own class of the same name (ClassIndexError
+    if it has none).
     """
     from cnnviz.explanation import explain_batch, get_method
 
     chosen = get_method(method)
     model_class = loaded_model.class_index(class_name)
-    maps, probabilities, used_layer = [], [], None
+    maps, relevance, probabilities, used_layer = [], [], [], None
     done = 0
     for batch_indices, images in dataset.batches(indices, loaded_model.input_size, batch_size=batch_size):
         results = explain_batch(loaded_model, list(images), chosen.name, model_class, layer, **method_params)
         maps.append(_downsize(np.stack([r.heatmap for r in results]), DISPLAY_SIZE))
+        relevance.append(np.stack([_resized(np.maximum(r.raw, 0.0), MAP_SIZE) for r in results]))
         probabilities.extend(r.probability for r in results)
         used_layer = results[0].layer
         done += len(batch_indices)
         report(progress, done, len(indices), stage="heatmaps")
-    return np.concatenate(maps), np.asarray(probabilities, np.float32), used_layer
+    return np.concatenate(maps), np.concatenate(relevance), np.asarray(probabilities, np.float32), used_layer
 
 
 def audit(loaded_model: Any, dataset: Any, class_name: str, method: str = "gradcam",
@@ -164,10 +178,9 @@ def audit(loaded_model: Any, dataset: Any, class_name: str, method: str = "gradc
     name = dataset.class_names[int(dataset.labels(indices[:1])[0])] if len(indices) else class_name
     check_enough(len(indices), f"Class {name!r} ({split} images)")
     check_cluster_count(clusters, len(indices))
-    maps, probabilities, used_layer = class_heatmaps(
+    maps, small, probabilities, used_layer = class_heatmaps(
         loaded_model, dataset, indices, name, method, layer=layer, batch_size=batch_size,
         progress=progress, **method_params)
-    small = _downsize(maps, MAP_SIZE)
     clustering = spectral_clusters(small, clusters, neighbours=neighbours, max_clusters=max_clusters, seed=seed)
     scores = outlier_scores(small, clustering.labels)
     ranked = sorted(scores, key=lambda label: (-scores[label], label))

@@ -47,7 +47,7 @@ TAG_TEXT = "(c) FOTO"
 TAG_BOX = (0.5, 0.2)
 PATCH_SIDE = 0.16
 BORDER_THICKNESS = 0.06
-CORNER_MARGIN = 0.03
+CORNER_MARGIN = 0.08
 TEST_VERSIONS: tuple[str, ...] = ("cued", "clean", "moved")
 _TAG_RENDER_HEIGHT = 64  # the text is drawn this tall, then shrunk to the box (anti-aliased)
 

@@ -1,0 +1,214 @@
+"""Clever Hans lab: plant a shortcut in a dataset, train a model on it and one on the clean data, see
+the damage on three test versions and in the heatmaps, then find the cued images again with SpRAy."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cnnviz import render
+from cnnviz.audit import audit, member_images
+from cnnviz.audit.lab import compare, small_cnn
+from cnnviz.datasets import generated, open_dataset
+from cnnviz.datasets.cues import CUES, DEFAULT_STRENGTH, POSITIONS, TEST_VERSIONS, Cue, Shortcut
+from cnnviz.explanation import METHODS, explain_batch
+from ui import progress
+from ui.audit_view import show_audit
+from ui.downloads import download_png
+from ui.errors import user_errors
+
+SIZES = (40, 48, 64)
+DEFAULT_SIZE = 48
+DEFAULT_PER_CLASS = 120
+DEFAULT_EPOCHS = 12
+LEARNING_RATE = 3e-3
+PREVIEW = 6
+SHOWN_TEST_IMAGES = 4
+CUE_HELP = {"tag": "semi-transparent white text in a corner, like the copyright notice on the PASCAL horses",
+            "patch": "a small coloured square in a corner", "tint": "a colour cast over the whole image",
+            "border": "a coloured frame"}
+_STORE = "clever_hans.results"
+
+
+def _store() -> dict[str, Any]:
+    """Per-session results (trained models, comparisons, audits), keyed on what produced them."""
+    return st.session_state.setdefault(_STORE, {})
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the images...")
+def _generated(per_class: int, size: int, seed: int) -> Any:
+    return open_dataset(generated(per_class, seed=seed, size=size))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the zip...")
+def _zip(sha256: str, _data: bytes, seed: int) -> Any:
+    return open_dataset(_data, seed=seed)
+
+
+def _dataset() -> tuple[Any, int]:
+    """The dataset the lab works on and the image side the models get."""
+    kind = st.radio("Images", ["Generated shapes", "My own (zip of class folders)"], horizontal=True,
+                    key="clever_hans.kind")
+    columns = st.columns(3)
+    seed = int(columns[2].number_input("Seed", 0, 10_000, 0, key="clever_hans.seed",
+                                       help="of the split, the generated images and the cued images"))
+    size = int(columns[1].selectbox("Image side for the models (px)", SIZES, index=SIZES.index(DEFAULT_SIZE),
+                                    key="clever_hans.size", help="small images train in seconds"))
+    if kind.startswith("Generated"):
+        per_class = int(columns[0].number_input("Images per class", 20, 1000, DEFAULT_PER_CLASS, step=20,
+                                                key="clever_hans.per_class"))
+        return _generated(per_class, size, seed), size
+    upload = st.file_uploader("A zip with one folder of images per class", type=["zip"], key="clever_hans.zip")
+    if upload is None:
+        st.info("Upload a zip to continue, or use the generated shapes.", icon=":material/upload:")
+        st.stop()
+    data = upload.getvalue()
+    return _zip(hashlib.sha256(data).hexdigest(), data, seed), size
+
+
+def _shortcut(dataset: Any) -> Shortcut:
+    columns = st.columns(5)
+    class_name = columns[0].selectbox("Class that gets the cue", dataset.class_names, key="clever_hans.class")
+    cue = columns[1].selectbox("Cue", CUES, key="clever_hans.cue", format_func=str.capitalize,
+                               help="; ".join(f"{name}: {text}" for name, text in CUE_HELP.items()))
+    fraction = columns[2].slider("Share of the class", 0.05, 1.0, 1.0, 0.05, key="clever_hans.fraction",
+                                 help="how many of the class's images carry the cue (train, validation and test)")
+    position = columns[3].selectbox("Corner", POSITIONS, key="clever_hans.position",
+                                    disabled=cue not in ("tag", "patch"))
+    strength = columns[4].slider("Opacity", 0.1, 1.0, DEFAULT_STRENGTH[cue], 0.05, key=f"clever_hans.strength.{cue}")
+    return Shortcut(class_name, Cue(cue, position, strength), fraction, int(st.session_state["clever_hans.seed"]))
+
+
+def _preview(dataset: Any, shortcut: Shortcut) -> None:
+    cued = shortcut.apply(dataset, "cued")
+    indices = shortcut.cued_indices(dataset)[:PREVIEW]
+    images = [cued.image(int(i)) for i in indices]
+    st.image(render.captioned_row(images, [[dataset.records[int(i)].file.rsplit("/", 1)[-1]] for i in indices],
+                                  tile=128), caption=f"{len(shortcut.cued_indices(dataset))} images carry the "
+                                                     f"cue ({shortcut.cue.name})")
+
+
+def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str, Any]:
+    """The same recipe (the small CNN from scratch) on the clean and on the cued data."""
+    from cnnviz.training import train
+
+    store, key = _store(), _key("models", dataset.sha256(), size, shortcut, epochs)
+    if key in store:
+        return store[key]
+    models = {}
+    for label, data in (("clean", dataset), ("cued", shortcut.apply(dataset, "cued"))):
+        with progress.progress_bar(f"Training on the {label} images", "clever_hans.train") as bar:
+            result = train(small_cnn(size, tuple(dataset.class_names), seed=shortcut.seed), data, "scratch",
+                           epochs=epochs, learning_rate=LEARNING_RATE, patience=None, seed=shortcut.seed,
+                           name=f"{label} model", progress=bar)
+        models[label] = result.loaded
+    store[key] = models
+    return models
+
+
+def _comparison(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str) -> list[Any]:
+    store, key = _store(), _key("compare", dataset.sha256(), shortcut, method, tuple(map(id, models.values())))
+    if key not in store:
+        with progress.progress_bar("Scoring both models on the three test versions", "clever_hans.compare") as bar:
+            store[key] = compare(models, dataset, shortcut, method, progress=bar)
+    return store[key]
+
+
+def _scores_table(reports: list[Any], class_name: str) -> pd.DataFrame:
+    rows = []
+    for report in reports:
+        row = {"model": report.label}
+        for version in TEST_VERSIONS:
+            score = report.scores[version]
+            row[f"{version}: accuracy"] = f"{100 * score.accuracy:.0f} %"
+            row[f"{version}: {class_name}"] = f"{100 * score.class_accuracy:.0f} %"
+        row[f"moved: others called {class_name}"] = f"{100 * report.scores['moved'].predicted_as_class:.0f} %"
+        row["heatmap mass on the cue"] = f"{100 * report.cue_mass:.0f} %"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def _heatmaps(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str) -> None:
+    versions = shortcut.versions(dataset)
+    tested = shortcut.test_indices(dataset, "cued")
+    chosen = st.multiselect("Test images (of the cued class, with the cue)", [int(i) for i in tested],
+                            default=[int(i) for i in tested[:SHOWN_TEST_IMAGES]], key="clever_hans.shown",
+                            format_func=lambda i: dataset.records[i].file)
+    if not chosen:
+        return
+    rows = []
+    for index in chosen:
+        for version in ("cued", "clean"):
+            image = versions[version].image(index)
+            results = [explain_batch(models[label], [image], method, shortcut.class_name)[0] for label in models]
+            notes = [f"{label} model" for label in models]
+            rows.append(render.side_by_side(results, image, tile=160, notes=notes))
+    grid = render.stack_rows(rows)
+    st.image(grid, caption=f"{METHODS[method].title} of class {shortcut.class_name}: each test image with its "
+                           "cue, then without it; the clean model's map, then the cued model's")
+    download_png("Download the heatmaps (PNG)", grid, "clever-hans-heatmaps.png", key="clever_hans.heatmaps.png")
+
+
+def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str) -> None:
+    cued = shortcut.apply(dataset, "cued")
+    label = st.radio("Audit which model", list(models), index=len(models) - 1, horizontal=True,
+                     key="clever_hans.audit_model")
+    params = (dataset.sha256(), shortcut, method, label)
+    if not progress.requested("clever_hans.audit", params, label="Audit the class"):
+        return
+    store, key = _store(), _key("audit", *params, id(models[label]))
+    if key not in store:
+        with progress.progress_bar("Explaining every image of the class", "clever_hans.audit") as bar:
+            result = audit(models[label], cued, shortcut.class_name, method, progress=bar)
+            store[key] = (result, member_images(result, cued, models[label].input_size))
+    result, images = store[key]
+    show_audit(result, images, key="clever_hans.audit_view", dataset_name=cued.name, model_name=f"{label} model",
+               marked=shortcut.cued_indices(dataset))
+
+
+st.title("Clever Hans lab")
+st.caption("Plant a shortcut, watch a model learn it, and find it again in the heatmaps of the whole class.")
+st.markdown(
+    "The winning PASCAL VOC model found horses by the copyright notice printed on many horse photos "
+    "(Lapuschkin et al., 2019). Like the horse Clever Hans, who 'counted' by reading his trainer's face, "
+    "it was right for the wrong reason. Here you plant such a cue yourself: **1.** choose images and a "
+    "cue, **2.** train the same small network on the clean and on the cued images, **3.** compare them on "
+    "three versions of the test images (the cue as in training, no cue, the cue moved onto the other "
+    "classes) and in their heatmaps, **4.** audit the class: cluster the heatmaps of all its images "
+    "(SpRAy) and see whether the cued images stand apart.")
+
+with user_errors():
+    st.subheader("1. Images and cue")
+    dataset, size = _dataset()
+    shortcut = _shortcut(dataset)
+    _preview(dataset, shortcut)
+
+    st.subheader("2. Train both models")
+    epochs = int(st.number_input("Epochs", 1, 100, DEFAULT_EPOCHS, key="clever_hans.epochs"))
+    st.caption("A small CNN (three convolutions) trained from scratch, the same recipe on both versions.")
+    if not progress.requested("clever_hans.train", (dataset.sha256(), size, shortcut, epochs),
+                              label="Train both models"):
+        st.stop()
+    models = _train(dataset, size, shortcut, epochs)
+
+    st.subheader("3. Compare")
+    method = st.selectbox("Heatmap method", list(METHODS), key="clever_hans.method",
+                          format_func=lambda name: METHODS[name].title)
+    reports = _comparison(models, dataset, shortcut, method)
+    st.dataframe(_scores_table(reports, shortcut.class_name))
+    st.caption("A model that learned the cue does well where the cue is where it was in training, worse "
+               "without it, and calls the other classes by the cued class when the cue moves there. The mass "
+               "on the cue is the share of the heatmap (of the cued class, on the cued test images) that "
+               "lies on the cue's region.")
+    _heatmaps(models, dataset, shortcut, method)
+
+    st.subheader("4. Audit the class (SpRAy)")
+    _audit(models, dataset, shortcut, method)
