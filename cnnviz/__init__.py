@@ -43,6 +43,8 @@ _API: dict[str, str] = {
     "maximize": "cnnviz.inside",
     "layers": "cnnviz.inside",
     "open_dataset": "cnnviz.datasets",
+    "evaluate": "cnnviz.datasets",
+    "embed": "cnnviz.datasets",
 }
 
 __all__ = sorted(_API) + ["errors", "__version__"]

@@ -15,6 +15,7 @@ DRAWN_CLASSES = ("circle", "square", "triangle", "ring", "cross")
 
 def drawn_shape(name: str, seed: int, size: int = 64) -> np.ndarray:
     """One shape drawn with Pillow on a two-colour diagonal gradient with blur and noise."""
+    name = name.lower()
     rng = np.random.default_rng(seed)
     low, high = rng.uniform(20, 235, 3), rng.uniform(20, 235, 3)
     t = (np.add.outer(np.arange(size), np.arange(size)) / (2 * size - 2))[..., None]
@@ -23,7 +24,7 @@ def drawn_shape(name: str, seed: int, size: int = 64) -> np.ndarray:
     draw = ImageDraw.Draw(canvas)
     colour = tuple(int(c) for c in np.where(background.mean((0, 1)) > 128, rng.uniform(0, 60, 3),
                                             rng.uniform(195, 255, 3)))
-    r = rng.uniform(0.18, 0.3) * size
+    r = rng.uniform(0.13, 0.21) * size
     cx, cy = rng.uniform(r + 3, size - r - 3, 2)
     box = (cx - r, cy - r, cx + r, cy + r)
     if name == "circle":

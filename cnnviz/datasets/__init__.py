@@ -34,7 +34,7 @@ _LAZY = {
     "Evaluation": "cnnviz.datasets.evaluation",
     "embed": "cnnviz.datasets.embedding",
     "Embedding": "cnnviz.datasets.embedding",
-    "class_mapping": "cnnviz.datasets.labels",
+    "match_classes": "cnnviz.datasets.labels",
 }
 
 __all__ = sorted(["ArchiveLimits", "Dataset", "GeneratedSource", "ImageRecord", "SkippedFile", "Split",
