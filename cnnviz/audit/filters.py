@@ -72,12 +72,12 @@ def filter_statistics(loaded_model: Any, dataset: Any, class_name: str, layer: s
     import tensorflow as tf
 
     from cnnviz.audit.spectral import check_enough
-    from cnnviz.audit.spray import class_images
+    from cnnviz.audit.spray import class_images, more_images_hint
     from cnnviz.inside.access import activation_function, check_layer, default_layer
 
     started = time.perf_counter()
     indices = class_images(dataset, class_name, split)
-    check_enough(len(indices), f"Class {class_name!r} ({split} images)")
+    check_enough(len(indices), f"Class {class_name!r} ({split} images)", more_images_hint(split))
     layer = check_layer(loaded_model, layer or default_layer(loaded_model))
     forward = activation_function(loaded_model, [layer])
     counts: np.ndarray | None = None

@@ -58,11 +58,11 @@ def check_cluster_count(clusters: int | str, available: int) -> int | None:
     return int(clusters)
 
 
-def check_enough(count: int, what: str) -> None:
+def check_enough(count: int, what: str, hint: str = "Add images.") -> None:
     """TooFewImagesError when fewer than :data:`MIN_MAPS` maps are to be clustered."""
     if count < MIN_MAPS:
         raise TooFewImagesError(f"{what} has {count} image(s); clustering heatmaps needs at least "
-                                f"{MIN_MAPS}. Add images, or audit a split with more of them ('all').")
+                                f"{MIN_MAPS}. {hint}")
 
 
 def flatten_maps(maps: np.ndarray) -> np.ndarray:

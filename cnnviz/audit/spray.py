@@ -122,6 +122,11 @@ def _resized(values: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(values, (side, side), interpolation=flags)
 
 
+def more_images_hint(split: str) -> str:
+    """What to do when a class has too few images in ``split``."""
+    return "Add images to the class." if split == "all" else "Add images, or use all of them (split 'all')."
+
+
 def class_images(dataset: Any, class_name: str, split: str = "all") -> np.ndarray:
     """The indices of ``split`` whose label is ``class_name`` (ClassIndexError for an unknown class)."""
     from cnnviz.datasets.cues import class_index_of
@@ -176,7 +181,7 @@ def audit(loaded_model: Any, dataset: Any, class_name: str, method: str = "gradc
     get_method(method)  # unknown names fail before any work
     indices = class_images(dataset, class_name, split)
     name = dataset.class_names[int(dataset.labels(indices[:1])[0])] if len(indices) else class_name
-    check_enough(len(indices), f"Class {name!r} ({split} images)")
+    check_enough(len(indices), f"Class {name!r} ({split} images)", more_images_hint(split))
     check_cluster_count(clusters, len(indices))
     maps, small, probabilities, used_layer = class_heatmaps(
         loaded_model, dataset, indices, name, method, layer=layer, batch_size=batch_size,
