@@ -104,12 +104,16 @@ def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str
     if key in store:
         return store[key]
     models = {}
-    for label, data in (("clean", dataset), ("cued", shortcut.apply(dataset, "cued"))):
-        with progress.progress_bar(f"Training on the {label} images", "clever_hans.train") as bar:
+    runs = (("clean", dataset), ("cued", shortcut.apply(dataset, "cued")))
+    with progress.progress_bar("Training on the clean, then on the cued images", "clever_hans.train") as bar:
+        for number, (label, data) in enumerate(runs):
+            def step(done: int, total: int, info: Any, number: int = number) -> Any:
+                return bar(number * total + done, len(runs) * total, {"model": label, **info})
+
             result = train(small_cnn(size, tuple(dataset.class_names), seed=shortcut.seed), data, "scratch",
                            epochs=epochs, learning_rate=LEARNING_RATE, patience=None, seed=shortcut.seed,
-                           name=f"{label} model", progress=bar)
-        models[label] = result.loaded
+                           name=f"{label} model", progress=step)
+            models[label] = result.loaded
     store[key] = models
     return models
 
@@ -125,7 +129,7 @@ def _comparison(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method
 def _scores_table(reports: list[Any], class_name: str) -> pd.DataFrame:
     rows = []
     for report in reports:
-        row = {"model": report.label}
+        row = {"model": f"{report.label} model"}
         for version in TEST_VERSIONS:
             score = report.scores[version]
             row[f"{version}: accuracy"] = f"{100 * score.accuracy:.0f} %"

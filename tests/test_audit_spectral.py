@@ -92,3 +92,10 @@ def test_too_few_maps_and_bad_cluster_counts_are_typed_errors():
     for bad in (0, 11, "many", 2.5, True):
         with pytest.raises(ParameterError, match="auto"):
             spectral_clusters(maps, bad)
+
+
+def test_empty_maps_neither_crash_the_clustering_nor_the_embedding():
+    """A model with no evidence for the class gives all-zero maps (t-SNE's C code crashed on them)."""
+    maps = np.zeros((12, SIDE, SIDE))
+    assert spectral_clusters(maps).count >= 1
+    assert np.array_equal(tsne(maps), np.zeros((12, 2), np.float32))

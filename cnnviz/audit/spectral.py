@@ -152,6 +152,8 @@ def tsne(maps: np.ndarray, seed: int = 0) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     points = flatten_maps(maps)
+    if len(np.unique(points, axis=0)) < 3:  # nothing to spread out (e.g. every map empty): t-SNE's PCA
+        return np.zeros((len(points), 2), np.float32)  # start divides by zero and its C code crashes
     perplexity = min(TSNE_PERPLEXITY, max(2.0, (len(points) - 1) / 3.0))
     with threadpool_limits(THREADS):
         embedded = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
