@@ -19,16 +19,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the story's training helper, shared with the tests
+sys.path.insert(0, str(ROOT / "tests"))  # the story's settings, shared with the tests
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore")
 
 import numpy as np  # noqa: E402
 
 from bench.timing import interleaved_medians  # noqa: E402
-from cleverhans_helpers import CLASS, fit_small_cnn  # noqa: E402
+from cleverhans_helpers import CLASS  # noqa: E402
 from cnnviz.audit import audit, filter_statistics, purity_and_recall  # noqa: E402
-from cnnviz.audit.lab import compare  # noqa: E402
+from cnnviz.audit.lab import compare, fit_small_cnn  # noqa: E402
 from cnnviz.datasets import generated, open_dataset  # noqa: E402
 from cnnviz.datasets.cues import TEST_VERSIONS, Cue, Shortcut  # noqa: E402
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from cnnviz import render
 from cnnviz.audit import audit, member_images
-from cnnviz.audit.lab import compare, small_cnn
+from cnnviz.audit.lab import compare, fit_small_cnn
 from cnnviz.datasets import generated, open_dataset
 from cnnviz.datasets.cues import CUES, DEFAULT_STRENGTH, POSITIONS, TEST_VERSIONS, Cue, Shortcut
 from cnnviz.explanation import METHODS, explain_batch
@@ -25,7 +25,6 @@ SIZES = (40, 48, 64)
 DEFAULT_SIZE = 48
 DEFAULT_PER_CLASS = 120
 DEFAULT_EPOCHS = 12
-LEARNING_RATE = 3e-3
 PREVIEW = 6
 SHOWN_TEST_IMAGES = 4
 CUE_HELP = {"tag": "semi-transparent white text in a corner, like the copyright notice on the PASCAL horses",
@@ -98,8 +97,6 @@ def _preview(dataset: Any, shortcut: Shortcut) -> None:
 
 def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str, Any]:
     """The same recipe (the small CNN from scratch) on the clean and on the cued data."""
-    from cnnviz.training import train
-
     store, key = _store(), _key("models", dataset.sha256(), size, shortcut, epochs)
     if key in store:
         return store[key]
@@ -110,10 +107,7 @@ def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str
             def step(done: int, total: int, info: Any, number: int = number) -> Any:
                 return bar(number * total + done, len(runs) * total, {"model": label, **info})
 
-            result = train(small_cnn(size, tuple(dataset.class_names), seed=shortcut.seed), data, "scratch",
-                           epochs=epochs, learning_rate=LEARNING_RATE, patience=None, seed=shortcut.seed,
-                           name=f"{label} model", progress=step)
-            models[label] = result.loaded
+            models[label] = fit_small_cnn(data, size, epochs, seed=shortcut.seed, progress=step)
     store[key] = models
     return models
 

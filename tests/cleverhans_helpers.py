@@ -1,5 +1,5 @@
 """The Clever Hans story at test size: a generated dataset with a tag planted on one class, and the lab's
-small CNN trained from scratch on it with a plain Keras fit (seconds on 2 cores).
+small CNN trained from scratch on it (cnnviz.audit.lab.fit_small_cnn: seconds on 2 cores).
 
 Shared by the audit, lab and CLI tests (and bench/cleverhans.py at full size), so the model is
 trained once per test session and size.
@@ -11,14 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 #: The test size of the story: 40 px images, 120 per class (8 classes), 16 epochs.
 SIZE = 40
 IMAGES_PER_CLASS = 120
 EPOCHS = 16
-LEARNING_RATE = 3e-3
-BATCH_SIZE = 32
 CLASS = "circle"
 
 
@@ -32,27 +28,11 @@ class Story:
     model: Any  # LoadedModel trained on ``cued``
 
 
-def fit_small_cnn(dataset: Any, size: int = SIZE, epochs: int = EPOCHS, seed: int = 0) -> Any:
-    """The lab's small CNN trained from scratch on ``dataset``'s train split (Adam, cross-entropy)."""
-    import keras
-
-    from cnnviz.audit.lab import small_cnn
-
-    loaded = small_cnn(size, tuple(dataset.class_names), seed=seed)
-    indices = dataset.indices("train")
-    images = np.concatenate([batch for _, batch in dataset.batches(indices, (size, size), batch_size=256)])
-    labels = np.asarray(dataset.labels(indices))
-    loaded.model.compile(keras.optimizers.Adam(LEARNING_RATE),
-                         keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    loaded.model.fit(images.astype(np.float32), labels, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-                     shuffle=True)
-    return loaded
-
-
 @lru_cache(maxsize=4)
 def tagged_story(fraction: float, strength: float = 0.5, images_per_class: int = IMAGES_PER_CLASS,
                  size: int = SIZE, epochs: int = EPOCHS, seed: int = 0) -> Story:
     """A tag (opacity ``strength``) on ``fraction`` of the CLASS images; the small CNN trained on it."""
+    from cnnviz.audit.lab import fit_small_cnn
     from cnnviz.datasets import generated, open_dataset
     from cnnviz.datasets.cues import Cue, Shortcut
 

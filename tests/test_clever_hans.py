@@ -10,7 +10,9 @@ import pytest
 
 from cleverhans_helpers import CLASS, tagged_story
 from cnnviz.audit import audit, member_images, purity_and_recall
-from cnnviz.audit.lab import compare
+from cnnviz.audit.lab import compare, fit_small_cnn
+from cnnviz.datasets import generated, open_dataset
+from cnnviz.errors import CancelledError, ParameterError
 from cnnviz.audit.report import audit_report_html
 from cnnviz.datasets.cues import TEST_VERSIONS, Shortcut
 from cnnviz.render.audit import audit_scatter, cluster_gallery
@@ -60,3 +62,13 @@ def test_the_audit_drawings_and_report(audited):
     page = audit_report_html(result, images, dataset_name="generated <test>", model_name="small", marked=tagged)
     assert page.count("<h2>Cluster ") == len(result.clusters)
     assert "generated &lt;test&gt;" in page and "<script" not in page
+
+
+def test_training_reports_progress_and_stops_when_asked():
+    dataset = open_dataset(generated(4, seed=2, size=32))
+    seen = []
+    with pytest.raises(CancelledError):
+        fit_small_cnn(dataset, 32, 3, progress=lambda done, total, info: seen.append((done, total)) or done < 2)
+    assert seen == [(1, 3), (2, 3)]  # one batch per epoch: stopped in the second of three
+    with pytest.raises(ParameterError, match="16 to 128"):
+        fit_small_cnn(dataset, 8, 1)

@@ -54,6 +54,51 @@ def small_cnn(size: int, class_names: tuple[str, ...], seed: int = 0) -> Any:
                        preprocess=preprocessing_function("none"), preprocessing="builtin", weights=None)
 
 
+#: Training of the small CNN (plain Keras fit, Adam, cross-entropy on the logits).
+FIT_LEARNING_RATE = 3e-3
+FIT_BATCH_SIZE = 32
+MAX_FIT_SIDE = 128  # the training images are held in memory at this side at most
+
+
+def fit_small_cnn(dataset: Any, size: int, epochs: int, seed: int = 0,
+                  progress: ProgressCallback | None = None) -> Any:
+    """:func:`small_cnn` trained from scratch on ``dataset``'s train split (``size`` px images held in
+    memory: at most MAX_FIT_SIDE). ``progress`` is called after every batch (returning False stops).
+
+    The lab's own short recipe, used until ``cnnviz.training.train(strategy="scratch")`` learns this
+    small network as fast (see DATASET_API.md).
+    """
+    import keras
+
+    from cnnviz.errors import ParameterError
+
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= MAX_FIT_SIDE:
+        raise ParameterError(f"The lab trains on images of 16 to {MAX_FIT_SIDE} px, not {size!r}.")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ParameterError(f"epochs must be a whole number of at least 1, not {epochs!r}.")
+    loaded = small_cnn(size, tuple(dataset.class_names), seed=seed)
+    indices = np.asarray(dataset.indices("train"))
+    images = np.concatenate([batch for _, batch in dataset.batches(indices, (size, size), batch_size=256)])
+    labels = np.asarray(dataset.labels(indices))
+    steps = -(-len(indices) // FIT_BATCH_SIZE) * epochs
+
+    class Progress(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.done = 0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.done += 1
+            report(progress, self.done, steps, loss=float((logs or {}).get("loss", float("nan"))))
+
+    loaded.model.compile(keras.optimizers.Adam(FIT_LEARNING_RATE),
+                         keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with loaded.lock:
+        loaded.model.fit(images.astype(np.float32), labels, epochs=int(epochs), batch_size=FIT_BATCH_SIZE,
+                         verbose=0, shuffle=True, callbacks=[Progress()] if progress else [])
+    return loaded
+
+
 @dataclass(frozen=True)
 class VersionScore:
     """A model's accuracy on one test version: over all test images and on the cued class's."""
@@ -167,5 +212,5 @@ def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method:
     return reports
 
 
-__all__ = ["small_cnn", "compare", "score_versions", "heatmap_cue_mass", "predictions", "seen_region", "VersionScore",
+__all__ = ["small_cnn", "fit_small_cnn", "compare", "score_versions", "heatmap_cue_mass", "predictions", "seen_region", "VersionScore",
            "ModelReport"]
