@@ -11,13 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import render
-from cnnviz.audit import audit, member_images
+from cnnviz.audit import audit, class_images, filter_statistics, member_images
 from cnnviz.audit.lab import compare, fit_small_cnn
 from cnnviz.datasets import generated, open_dataset
 from cnnviz.datasets.cues import CUES, DEFAULT_STRENGTH, POSITIONS, TEST_VERSIONS, Cue, Shortcut
 from cnnviz.explanation import METHODS, explain_batch
 from ui import progress
-from ui.audit_view import show_audit
+from ui.audit_view import show_audit, show_filter_statistics
 from ui.downloads import download_png
 from ui.errors import user_errors
 
@@ -27,6 +27,9 @@ DEFAULT_PER_CLASS = 120
 DEFAULT_EPOCHS = 12
 PREVIEW = 6
 SHOWN_TEST_IMAGES = 4
+WINNING_SHOWN = 3  # winning channels whose optimised image and top examples are shown
+MAXIMIZE_STEPS = 128
+TOP_EXAMPLES = 6
 CUE_HELP = {"tag": "semi-transparent white text in a corner, like the copyright notice on the PASCAL horses",
             "patch": "a small coloured square in a corner", "tint": "a colour cast over the whole image",
             "border": "a coloured frame"}
@@ -172,6 +175,39 @@ def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str
                marked=shortcut.cued_indices(dataset))
 
 
+def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:
+    """Which channels win where for the class (filter activation statistics), and what excites the
+    top winners: their optimised images and the class images that excite them most."""
+    from cnnviz.graph import spatial_layer_names
+    from cnnviz.inside import maximize, top_activating
+    from cnnviz.render.inside import boxed_examples
+
+    cued = shortcut.apply(dataset, "cued")
+    label = st.session_state.get("clever_hans.audit_model", "cued")
+    loaded = models[label]
+    layers = spatial_layer_names(loaded)
+    layer = st.selectbox("Layer", layers, index=len(layers) - 1, key="clever_hans.filters_layer")
+    store, key = _store(), _key("filters", dataset.sha256(), shortcut, label, layer, id(loaded))
+    if key not in store:
+        with progress.progress_bar("Counting the winning channels", "clever_hans.filters") as bar:
+            statistics = filter_statistics(loaded, cued, shortcut.class_name, layer, progress=bar)
+            winners = [w.channel for w in statistics.channels()[:WINNING_SHOWN]]
+            optimised = maximize(loaded, layer, channels=winners, steps=MAXIMIZE_STEPS)
+            members = class_images(cued, shortcut.class_name)
+            images = [cued.model_input(int(i), loaded.input_size) for i in members]
+            examples = [top_activating(loaded, images, layer, c, top=TOP_EXAMPLES) for c in winners]
+            store[key] = (statistics, optimised, examples)
+    statistics, optimised, examples = store[key]
+    show_filter_statistics(statistics, key="clever_hans.filters_view")
+    for image, result in zip(optimised.images, examples):
+        row = st.columns([1, 5])
+        row[0].image(image, caption=f"channel {result.channel}: optimised image", width=96)
+        row[1].image(boxed_examples([e.image for e in result.examples], [e.box for e in result.examples],
+                                    [f"{e.score:.3g}" for e in result.examples], cell=96, columns=TOP_EXAMPLES),
+                     caption=f"channel {result.channel}: the class images that excite it most (receptive "
+                             "field of the strongest unit boxed)")
+
+
 st.title("Clever Hans lab")
 st.caption("Plant a shortcut, watch a model learn it, and find it again in the heatmaps of the whole class.")
 st.markdown(
@@ -210,3 +246,9 @@ with user_errors():
 
     st.subheader("4. Audit the class (SpRAy)")
     _audit(models, dataset, shortcut, method)
+
+    st.subheader("5. Which filters the class leans on")
+    st.caption("Filter activation statistics (Satizabal 2016): at each position of a layer, the channel "
+               "that is most often the most active over the class's images. A model that reads the tag has "
+               "a channel of its own winning the tag's corner.")
+    _filters(models, dataset, shortcut)

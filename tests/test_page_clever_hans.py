@@ -31,3 +31,4 @@ def test_the_lab_walks_from_planting_to_the_audit():
         _button(at, "Audit the class").click().run()
         assert not at.exception and not at.error, messages(at)
         assert any(e.label.startswith("Cluster 0:") for e in at.expander), [e.label for e in at.expander]
+        assert any("Most often the most active channel" in str(image.proto) for image in at.main.get("image"))

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from cnnviz.audit import Audit
+from cnnviz.audit import Audit, FilterStatistics
 from cnnviz.audit.report import audit_report_html
 from cnnviz.render import audit as render_audit
 from cnnviz.render.heatmaps import colorize, overlay
@@ -82,4 +82,37 @@ def show_audit(result: Audit, images: Mapping[int, np.ndarray], *, key: str, dat
                                                       model_name=model_name, marked=marked))
 
 
-__all__ = ["show_audit", "scatter_figure"]
+WINNERS_SHOWN = 8  # winning channels listed under the map
+
+
+def _open_on_maximize(layer: str, channel: int) -> None:
+    """Button callback: pre-set the Maximize page on this channel (its widgets read these keys)."""
+    st.session_state["maximize.kind"] = "channel"
+    st.session_state["maximize.layer"] = layer
+    st.session_state["maximize.channels"] = [channel]
+    st.session_state["cnnviz.audit_view.go_maximize"] = True
+
+
+def show_filter_statistics(statistics: FilterStatistics, *, key: str, link_to_maximize: bool = False) -> None:
+    """The winning channel at each position of the layer (Satizabal 2016) as a colour-coded map with
+    its legend, and the winning channels listed. ``link_to_maximize``: when the statistics are of the
+    sidebar's model, each channel gets a button that opens it on the Maximize page (its optimised
+    image and its top activating examples)."""
+    if st.session_state.pop("cnnviz.audit_view.go_maximize", False):
+        st.switch_page("pages/maximize.py")
+    picture = render_audit.statistics_map(statistics)
+    left, right = st.columns([1, 1])
+    left.image(picture, caption=f"Most often the most active channel at each position of {statistics.layer} "
+                                f"over {statistics.images} images of {statistics.class_name}; darker where the "
+                                "vote was less clear")
+    download_png("Download the map (PNG)", picture, f"filters-{statistics.class_name}.png", key=f"{key}.png")
+    for winner in statistics.channels()[:WINNERS_SHOWN]:
+        row = right.columns([3, 2])
+        row[0].markdown(f"**channel {winner.channel}**: wins {winner.positions} positions, in "
+                        f"{100 * winner.share:.0f} % of the images there")
+        if link_to_maximize:
+            row[1].button("Open on the Maximize page", key=f"{key}.max.{winner.channel}", on_click=_open_on_maximize,
+                          args=(statistics.layer, winner.channel))
+
+
+__all__ = ["show_audit", "scatter_figure", "show_filter_statistics"]
