@@ -114,3 +114,14 @@ def test_bad_input_is_typed_and_says_what_to_do(dataset):
         plant_cue(dataset, CLASS, "tag", position="middle")
     with pytest.raises(ParameterError, match="strength"):
         Cue("tag", strength=1.5)
+
+
+def test_the_cue_region_as_the_model_saw_it_follows_the_crop():
+    from cnnviz.audit.lab import seen_region
+
+    cue = Cue("patch", "bottom-right")
+    # a 60 x 40 (height x width) image centre-cropped to 40 x 40: rows 10..49 are seen
+    seen = seen_region(cue, (60, 40), (40, 40), (40, 40))
+    assert np.array_equal(seen, cue.region(60, 40)[10:50])
+    halved = seen_region(cue, (60, 40), (40, 40), (20, 20))  # at the size of a downsized heatmap
+    assert halved.shape == (20, 20) and abs(int(halved.sum()) - int(seen.sum()) // 4) <= 4
