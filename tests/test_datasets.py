@@ -40,18 +40,23 @@ def test_folder_lists_every_unusable_file_with_its_reason(tmp_path: Path) -> Non
     (root / "readme.txt").write_text("about this data")
     (root / "circle" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (root / "circle" / "more.zip").write_bytes(zip_folder(root / "circle"))
+    formats = {"circle/scan": "TIFF", "square/anim": "GIF", "square/photo": "WEBP"}  # no suffix at all
+    for c, (name, fmt) in enumerate(formats.items()):
+        (root / name).write_bytes(png_bytes(drawn_shape(name.split("/")[0], 50 + c, 32), fmt))
 
-    dataset = open_dataset(root)
+    (root / "square" / "film.mp4").write_bytes(bytes(30_000))
+
+    dataset = open_dataset(root, limits=ArchiveLimits(max_entry_bytes=20_000))
 
     assert dataset.class_names == ("circle", "square")
-    assert dataset.labelled and len(dataset) == 12
-    assert "square/img0.webp" in dataset.files()
+    assert dataset.labelled and len(dataset) == 15
+    assert {"square/img0.webp", *formats} <= set(dataset.files())
     reasons = {s.file: s.reason for s in dataset.skipped}
-    assert reasons == {**expected, "readme.txt": "outside a class folder",
+    assert reasons == {**expected, "readme.txt": "outside a class folder", "square/film.mp4": "too large",
                        "circle/.DS_Store": "system file", "circle/more.zip": "nested archive"}
     assert all(s.detail for s in dataset.skipped)
-    assert dataset.class_counts() == {"circle": 6, "square": 6}
-    assert list(dataset.labels()) == [0] * 6 + [1] * 6
+    assert dataset.class_counts() == {"circle": 7, "square": 8}
+    assert list(dataset.labels()) == [0] * 7 + [1] * 8
     assert np.array_equal(dataset.image(0), np.asarray(drawn_shape("circle", 0, 32)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cnnviz.datasets.archive import NESTED_ARCHIVE_SUFFIXES, SYSTEM_NAMES
+from cnnviz.datasets.archive import NESTED_ARCHIVE_SUFFIXES, SYSTEM_NAMES, ArchiveLimits
 from cnnviz.datasets.records import SkippedFile
 from cnnviz.errors import DatasetError
 
@@ -14,11 +14,13 @@ class FolderSource:
     """The files under a folder (recursively, links not followed), as paths relative to it.
 
     ``files`` are posix relative paths, sorted; ``skipped`` lists what is not a dataset file
-    (hidden and system files, nested archives, links, special files).
+    (hidden and system files, nested archives, links, special files, files over
+    ``limits.max_entry_bytes``, which would otherwise be read whole into memory).
     """
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], limits: ArchiveLimits = ArchiveLimits()) -> None:
         self.root = Path(folder)
+        self.max_file_bytes = limits.max_entry_bytes
         if not self.root.is_dir():
             raise DatasetError(f"{self.root} is not a folder: give a folder with one subfolder per class.")
         self.name = self.root.resolve().name or str(self.root)
@@ -32,7 +34,7 @@ class FolderSource:
             for name in sorted(names + [f for f in folders if (Path(current) / f).is_symlink()]):
                 path = Path(current) / name
                 shown = (relative / name).as_posix()
-                problem = _problem(path, shown)
+                problem = _problem(path, shown, self.max_file_bytes)
                 if problem:
                     skipped.append(SkippedFile(shown, *problem))
                 else:
@@ -50,7 +52,7 @@ class FolderSource:
         return f"folder:{self.root.resolve()}"
 
 
-def _problem(path: Path, shown: str) -> tuple[str, str] | None:
+def _problem(path: Path, shown: str, max_bytes: int) -> tuple[str, str] | None:
     """(reason, detail) when a path is not a dataset file; None when it is."""
     parts = Path(shown).parts
     if any(part in SYSTEM_NAMES for part in parts):
@@ -63,4 +65,7 @@ def _problem(path: Path, shown: str) -> tuple[str, str] | None:
         return "not a regular file", "pipes, sockets and devices are never read"
     if shown.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
         return "nested archive", "archives inside the folder are ignored; unpack them into the folders"
+    size = path.stat().st_size
+    if size > max_bytes:
+        return "too large", f"{size / 1e6:,.0f} MB, over the {max_bytes / 1e6:,.0f} MB limit for one file"
     return None

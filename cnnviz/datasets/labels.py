@@ -139,7 +139,9 @@ def _mismatch_message(unmatched: list[tuple[str, str]], loaded_model: Any,
         parts.append(f"{shown}{hint}")
     listed = ", ".join(model_classes[:_SHOWN]) + (" ..." if len(model_classes) > _SHOWN else "")
     unknown = "" if loaded_model.labels_known else (
-        f" {loaded_model.name}'s class names are unknown placeholders: give its labels file (--labels).")
+        f" {loaded_model.name}'s class names are not known here (placeholders such as 'class 0'): give "
+        "its labels file (--labels, for a model file), or map each dataset class to an output index in "
+        "a mapping file ({\"cat\": \"281\"}).")
     return (
         f"{len(unmatched)} dataset class(es) are not classes of {loaded_model.name}: "
         f"{'; '.join(parts)}. The model's classes ({len(model_classes)}): {listed}.{unknown} "

@@ -9,6 +9,7 @@ like the kNN accuracy next to them.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -53,7 +54,9 @@ def _fit(features: np.ndarray, method: str, seed: int) -> np.ndarray:
         from sklearn.decomposition import PCA
 
         components = min(2, features.shape[1])
-        return PCA(n_components=components, random_state=seed).fit_transform(features)
+        with warnings.catch_warnings():  # constant features (a dead layer): zero variance, no map
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return PCA(n_components=components, random_state=seed).fit_transform(features)
     if method == "tsne":
         from sklearn.manifold import TSNE
 
@@ -68,4 +71,4 @@ def _fit(features: np.ndarray, method: str, seed: int) -> np.ndarray:
             f"pip install -r {UMAP_REQUIREMENTS} (or choose pca or tsne)."
         ) from None
     return umap.UMAP(n_components=2, n_neighbors=min(UMAP_NEIGHBOURS, n - 1), metric="cosine",
-                     random_state=seed).fit_transform(features)
+                     random_state=seed, n_jobs=1).fit_transform(features)  # seeded UMAP is serial

@@ -70,7 +70,7 @@ def _file_source(source: Any, limits: ArchiveLimits, name: str | None) -> Folder
         )
     path = Path(source)
     if path.is_dir():
-        return FolderSource(path)
+        return FolderSource(path, limits)
     if path.is_file():
         return ZipSource(path, limits, name=name)
     raise DatasetError(f"No folder or zip file at {str(path)!r}: check the path.")
