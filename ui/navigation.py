@@ -38,6 +38,9 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/architecture.py", "Inside the network", "Architecture", ":material/account_tree:",
               "Layer table with receptive fields and FLOPs, model catalog, a convolution worked out, "
               "invariance."),
+    PageEntry("pages/train.py", "Train your own", "Train", ":material/model_training:",
+              "Transfer learning on your images (features, head, fine-tuning), live curves, then explain "
+              "the trained model on every page."),
     PageEntry("pages/adversarial.py", "Fooling the model", "Adversarial", ":material/bug_report:",
               "Change a few pixels, or all of them a little, to flip the model's answer "
               "(one-pixel, FGSM, PGD)."),

@@ -109,8 +109,21 @@ def _own_model() -> None:
     state.set_model(state.ModelChoice(key=key, label=f"{model_file.name} (your file)", loaded=loaded))
 
 
+def _trained_model(choice: state.ModelChoice) -> None:
+    """A model trained on the Train page is in use: say so, and offer the pickers back."""
+    st.success(f"**{choice.label}**, trained on the Train page: every page explains it.",
+               icon=":material/model_training:")
+    st.button("Use a zoo model or a file again", key="cnnviz.trained_model.forget",
+              on_click=state.use_trained_model, args=(None,))
+    state.set_model(choice)
+
+
 def _model_section() -> None:
     st.subheader("Model", divider="gray")
+    trained = state.trained_model()
+    if trained is not None:
+        _trained_model(trained)
+        return
     pickers = st.container()
     own = st.checkbox("Use my own model file", key=state.OWN_MODEL_KEY,
                       help="Upload a Keras image classifier (.keras or .h5) instead of a zoo model.")

@@ -15,10 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # no engine import here: building the parser must not load TensorFlow (every command builds it)
     parser = subparsers.add_parser(
         "train", help="train a classifier on your images on a pretrained backbone (transfer learning)")
-    data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument("--folder", metavar="DIR", help="a folder with one subfolder of images per class")
-    data.add_argument("--zip", metavar="FILE", help="a .zip of class folders")
-    data.add_argument("--generated", type=int, metavar="N", help="N generated demo images per shape class")
+    from cnnviz.cli.common import add_data_arguments
+
+    add_data_arguments(parser, split=False)  # --folder | --zip | --generated, --seed, --batch-size
     parser.add_argument("--backbone", required=True,
                         help="zoo model name, 'shapes' (the bundled demo model) or a .keras/.h5 file")
     parser.add_argument("--weights", choices=("imagenet", "none"), default="imagenet",
@@ -31,27 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "frozen backbone; finetune: head, then the top layers at a lower rate; "
                              "scratch: the architecture from random weights")
     parser.add_argument("--epochs", type=int, help="epochs (default 10; 50 for features)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="learning rate (default 0.001)")
     parser.add_argument("--augment", metavar="LIST", default="",
                         help="comma-separated: flip,rotation,zoom,translation,contrast,brightness")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, the generated set and "
-                                                            "training (default 0)")
     parser.add_argument("--out", required=True, metavar="FILE.keras",
                         help="model file to write; the labels go beside it (model.labels.txt)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from cnnviz.datasets import generated, open_dataset
-    from cnnviz.errors import ParameterError
-
-    if args.generated is not None:
-        if args.generated < 1:
-            raise ParameterError(f"--generated takes at least 1 image per class, not {args.generated}.")
-        return open_dataset(generated(args.generated, seed=args.seed), seed=args.seed)
-    return open_dataset(args.folder if args.folder is not None else args.zip, seed=args.seed)
 
 
 def epoch_progress(epochs: int, stream: Any = None) -> Any:
@@ -81,7 +66,7 @@ def epoch_progress(epochs: int, stream: Any = None) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnviz.cli.common import print_json
+    from cnnviz.cli.common import dataset_from_args, print_json, report_skipped
     from cnnviz.errors import ParameterError
     from cnnviz.training import Augmentation, train
 
@@ -91,12 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise ParameterError(f"The folder of --out ({out.parent}) does not exist.")
     augmentation = Augmentation.from_names(args.augment)
-    dataset = _open(args)
+    dataset = dataset_from_args(args)  # the seed also seeds training
     epochs = args.epochs if args.epochs is not None else (50 if args.strategy == "features" else 10)
     result = train(args.backbone, dataset, args.strategy, weights=None if args.weights == "none" else "imagenet",
                    cut=args.cut, epochs=epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                    augmentation=augmentation, seed=args.seed, progress=epoch_progress(epochs))
     model_path, labels_path = result.save(out)
+    report_skipped(dataset)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     history = [{key: row[key] for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")}

@@ -9,7 +9,7 @@ datasets (Krizhevsky et al. 2012; Simard et al. 2003) that the lectures use when
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,3 @@ def preview(images: np.ndarray | list[np.ndarray], augmentation: Augmentation, *
     grid = np.stack(columns, axis=1)  # (n, versions + 1, h, w, 3)
     return grid.transpose(0, 2, 1, 3, 4).reshape(n * h, (versions + 1) * w, 3)
 
-
-def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Augmentation))

@@ -104,9 +104,9 @@ def _load_source(source: BackboneSource, weights: str | None) -> tuple[LoadedMod
         return loaded, f"{spec.name}|random", (_random_weights_warning(spec.name, "chosen so"),)
     try:
         return load_model(spec.name, weights="imagenet"), f"{spec.name}|imagenet", ()
-    except WeightsDownloadError as error:
+    except WeightsDownloadError:
         loaded = load_model(spec.name, weights=None)
-        reason = f"the ImageNet weights could not be had: {str(error).split('.')[0]}"
+        reason = "its ImageNet weights could not be downloaded or read"
         return loaded, f"{spec.name}|random", (_random_weights_warning(spec.name, reason),)
 
 
@@ -115,10 +115,15 @@ def _is_spatial(layer: Any) -> bool:
     return len(shape) == 4 and (shape[1] or 2) * (shape[2] or 2) > 1
 
 
+def spatial_cuts(model: keras.Model) -> list[str]:
+    """The top-level layers a backbone can be cut at (a (height, width, channels) output over 1 x 1)."""
+    return [layer.name for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer) and _is_spatial(layer)]
+
+
 def default_cut(model: keras.Model) -> str:
     """The last top-level layer with a (height, width, channels) output larger than 1 x 1."""
-    spatial = [layer.name for layer in model.layers
-               if not isinstance(layer, keras.layers.InputLayer) and _is_spatial(layer)]
+    spatial = spatial_cuts(model)
     if not spatial:
         raise LayerNotSpatialError(
             f"{model.name} has no layer with a (height, width, channels) output to cut at; a "
@@ -129,7 +134,7 @@ def default_cut(model: keras.Model) -> str:
 def check_cut(model: keras.Model, name: str) -> str:
     """A top-level layer with a spatial output, or a typed error saying which layers qualify."""
     names = [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    spatial = [n for n in names if _is_spatial(model.get_layer(n))]
+    spatial = spatial_cuts(model)
     if name not in names:
         nested = [n for n in names if isinstance(model.get_layer(n), keras.Model)]
         where = (f" Layers inside the nested model(s) {', '.join(nested)} cannot be cut at; cut at "

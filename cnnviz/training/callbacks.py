@@ -25,6 +25,8 @@ METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 class Progress(keras.callbacks.Callback):
     """Reports batches and epochs of one phase; appends a history row per epoch to ``history``."""
 
+    _supports_tf_logs = True  # Keras then skips converting every log to NumPy; we read two figures
+
     def __init__(self, progress: ProgressCallback | None, history: list[dict[str, Any]], *, phase: str,
                  total_batches: int, batches_before: int, steps_per_epoch: int) -> None:
         super().__init__()
@@ -60,6 +62,8 @@ class Progress(keras.callbacks.Callback):
 class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the lowest validation loss; stops after ``patience``
     epochs without improvement (None: never). ``restore()`` puts the best weights back."""
+
+    _supports_tf_logs = True
 
     def __init__(self, patience: int | None = None, model: keras.Model | None = None) -> None:
         super().__init__()

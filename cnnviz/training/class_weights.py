@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: "auto" turns weights on when the largest class has at least this many times the images of the smallest.
-IMBALANCE_RATIO = 1.5
+# "auto" turns weights on exactly when the dataset warns about imbalance (largest class over
+# IMBALANCE_RATIO times the smallest): one threshold for the warning and the remedy.
+from cnnviz.datasets.scan import IMBALANCE_RATIO
 
 
 def balanced(labels: np.ndarray, num_classes: int) -> dict[int, float]:
@@ -21,7 +22,8 @@ def balanced(labels: np.ndarray, num_classes: int) -> dict[int, float]:
 
 def is_imbalanced(labels: np.ndarray, num_classes: int, ratio: float = IMBALANCE_RATIO) -> bool:
     counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
-    return bool(counts.min() == 0 or counts.max() / counts.min() >= ratio)
+    present = counts[counts > 0]
+    return bool(len(present) >= 2 and present.max() > ratio * present.min())
 
 
 def choose(setting: bool | str, labels: np.ndarray, num_classes: int) -> dict[int, float] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keras
 
+from cnnviz.errors import UnknownLayerError
 from cnnviz.training import preprocessing
 
 DEFAULT_DROPOUT = 0.2
@@ -50,7 +51,7 @@ def unfreeze_top(backbone: keras.Model, *, layers: int | None = None, above: str
     candidates = [layer for layer in backbone.layers if layer.weights]
     if above is not None:
         names = [layer.name for layer in backbone.layers]
-        start = names.index(above) + 1
+        start = names.index(check_layer_name(backbone, above)) + 1
         chosen = [layer for layer in backbone.layers[start:] if layer.weights]
     else:
         chosen = candidates[-layers:] if layers else []
@@ -62,3 +63,12 @@ def unfreeze_top(backbone: keras.Model, *, layers: int | None = None, above: str
         if trainable:
             unfrozen.append(layer.name)
     return unfrozen
+
+
+def check_layer_name(model: keras.Model, name: str) -> str:
+    """``name`` if the model has a top-level layer of that name, else a typed error listing some."""
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        raise UnknownLayerError(f"The backbone has no layer called {name!r} to fine-tune above; its "
+                                f"last layers: {', '.join(names[-12:])}.")
+    return name

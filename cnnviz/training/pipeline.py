@@ -39,11 +39,13 @@ def fits_in_memory(count: int, size: tuple[int, int]) -> bool:
 
 def batches(dataset: Any, indices: np.ndarray, size: tuple[int, int], batch_size: int, *,
             shuffle_seed: int | None = None, augment: Callable[[Any], Any] | None = None,
-            fit: str = "crop", images: np.ndarray | None = None) -> tf.data.Dataset:
+            fit: str = "crop", images: np.ndarray | None = None,
+            drop_remainder: bool = False) -> tf.data.Dataset:
     """Batches of (float32 raw pixels 0..255, int32 labels) for ``fit``/``evaluate``.
 
     ``images``: the split already decoded (see :func:`decode`); otherwise it is decoded in memory
-    when it fits, else streamed from the dataset every epoch.
+    when it fits, else streamed from the dataset every epoch. ``drop_remainder``: every batch full
+    (training: one traced step instead of two; the shuffle leaves out other images each epoch).
     """
     indices = np.asarray(indices)
     labels = np.asarray(dataset.labels(indices), np.int32)
@@ -53,9 +55,11 @@ def batches(dataset: Any, indices: np.ndarray, size: tuple[int, int], batch_size
         data = tf.data.Dataset.from_tensor_slices((images, labels))
         if shuffle_seed is not None:
             data = data.shuffle(len(indices), seed=shuffle_seed, reshuffle_each_iteration=True)
-        data = data.batch(batch_size)
+        data = data.batch(batch_size, drop_remainder=drop_remainder)
     else:
         data = _streamed(dataset, indices, labels, size, batch_size, shuffle_seed, fit)
+        if drop_remainder:
+            data = data.filter(lambda x, y: tf.shape(x)[0] == batch_size)
 
     def to_float(x: Any, y: Any) -> tuple[Any, Any]:
         x = tf.cast(x, tf.float32)

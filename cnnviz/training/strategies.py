@@ -18,7 +18,6 @@ callback returned False) ends training within one batch and is reported in ``Out
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -39,6 +38,9 @@ from cnnviz.training.callbacks import BestWeights, Progress
 STRATEGIES = ("features", "head", "finetune", "scratch")
 FEATURE_CACHE_ENTRIES = 4  # pooled features of (backbone, dataset) pairs kept for the process
 FEATURE_BATCH = 64
+# XLA (Keras' default on CPU) compiles for seconds before the first step, longer than a small run
+# takes to train; plain TensorFlow graphs start at once and are as fast per step here (bench/training.py).
+JIT_COMPILE = False
 FEATURE_EPSILON = 1e-6  # added to the features' standard deviation (constant channels)
 
 
@@ -81,8 +83,14 @@ class Job:
         return self.backbone.input_size
 
     @property
+    def batch_size(self) -> int:
+        """The training batch size (at most the number of training images)."""
+        return min(self.settings.batch_size, len(self.train))
+
+    @property
     def steps(self) -> int:
-        return math.ceil(len(self.train) / self.settings.batch_size)
+        """Training batches per epoch: full batches only."""
+        return len(self.train) // self.batch_size
 
 
 @dataclass
@@ -100,7 +108,7 @@ class Outcome:
 def _compile(model: keras.Model, learning_rate: float) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=JIT_COMPILE)
 
 
 def _fit(job: Job, model: keras.Model, train_data: tf.data.Dataset, val_data: tf.data.Dataset,
@@ -129,8 +137,8 @@ def _classifier(job: Job, *, pretrained: bool = True, frozen: bool = True) -> ke
 def _image_data(job: Job) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     settings = job.settings
     augment = augmenter(settings.augmentation, settings.seed) if settings.augmentation.enabled else None
-    train = pipeline.batches(job.dataset, job.train, job.size, settings.batch_size,
-                             shuffle_seed=settings.seed, augment=augment, fit=settings.fit)
+    train = pipeline.batches(job.dataset, job.train, job.size, job.batch_size, shuffle_seed=settings.seed,
+                             augment=augment, fit=settings.fit, drop_remainder=True)
     val = pipeline.batches(job.dataset, job.val, job.size, settings.batch_size, fit=settings.fit)
     return train, val
 
@@ -234,7 +242,7 @@ def train_features(job: Job) -> Outcome:
     train = (tf.data.Dataset.from_tensor_slices(((train_x - mean) / scale,
                                                  np.asarray(labels(job.train), np.int32)))
              .shuffle(len(train_x), seed=settings.seed, reshuffle_each_iteration=True)
-             .batch(settings.batch_size))
+             .batch(job.batch_size, drop_remainder=True))
     val = tf.data.Dataset.from_tensor_slices(((val_x - mean) / scale, np.asarray(labels(job.val), np.int32)))
     best = BestWeights(settings.patience, logistic)
     cancelled = _fit(job, logistic, train, val.batch(settings.batch_size), settings.epochs, best,

@@ -17,10 +17,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from cnnviz.errors import ParameterError, TooFewImagesError, TrainingError
+from cnnviz.errors import DatasetLayoutError, ParameterError, TooFewImagesError
 from cnnviz.models import LoadedModel, preprocessing_function
 from cnnviz.progress import ProgressCallback
-from cnnviz.training import class_weights, export, pipeline, strategies
+from cnnviz.training import class_weights, export, heads, strategies
 from cnnviz.training.augmentation import Augmentation
 from cnnviz.training.backbone import Backbone, BackboneSource, resolve_backbone
 from cnnviz.training.strategies import STRATEGIES, Settings
@@ -104,11 +104,11 @@ def check_dataset(dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The train, val and test indices, or a typed error when the dataset cannot train a classifier."""
     classes = tuple(dataset.class_names)
     if not dataset.labelled or not classes:
-        raise TrainingError(
+        raise DatasetLayoutError(
             f"{dataset.name} is not labelled: training needs one subfolder per class "
             "(class_a/img1.png, class_b/img2.png, ...).")
     if len(classes) < 2:
-        raise TrainingError(
+        raise DatasetLayoutError(
             f"{dataset.name} has one class ({classes[0]}): a classifier needs at least two. Add a "
             "subfolder of images for each other class (class_a/..., class_b/...).")
     train, val, test = (np.asarray(dataset.indices(split)) for split in ("train", "val", "test"))
@@ -133,22 +133,13 @@ def _inference_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
-def _test_report(loaded: LoadedModel, dataset: Any, test: np.ndarray, settings: Settings) -> tuple[float | None, Any]:
-    """Accuracy on the test split, and cnnviz.datasets.evaluate's full report when it is available."""
+def _test_report(loaded: LoadedModel, dataset: Any, test: np.ndarray, settings: Settings) -> Any:
+    """cnnviz.datasets.evaluate on the test split (accuracy, per class, confusion matrix...), or None."""
     if len(test) == 0:
-        return None, None
-    try:
-        from cnnviz.datasets import evaluate
-    except ImportError:
-        evaluate = None
-    if evaluate is not None:
-        evaluation = evaluate(loaded, dataset, split="test", batch_size=settings.batch_size)
-        return float(evaluation.accuracy), evaluation
-    data = pipeline.batches(dataset, test, loaded.input_size, settings.batch_size, fit=settings.fit)
-    correct = 0
-    for images, labels in data:
-        correct += int(np.sum(np.argmax(loaded.logits(images).numpy(), axis=1) == labels.numpy()))
-    return correct / len(test), None
+        return None
+    from cnnviz.datasets import evaluate
+
+    return evaluate(loaded, dataset, split="test", batch_size=settings.batch_size, fit=settings.fit)
 
 
 def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "head", *,
@@ -176,9 +167,7 @@ def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "he
     train_idx, val_idx, test_idx = check_dataset(dataset)
     chosen = backbone if isinstance(backbone, Backbone) else resolve_backbone(backbone, weights=weights, cut=cut)
     if finetune_above is not None and strategy == "finetune":
-        from cnnviz.training.backbone import check_cut
-
-        check_cut(chosen.source.model, finetune_above)
+        heads.check_layer_name(chosen.source.model, finetune_above)  # now, not after the head phase
     notes = list(chosen.warnings)
     if strategy == "features" and settings.augmentation.enabled:
         notes.append("Augmentation is ignored by the 'features' strategy: its features are computed "
@@ -209,9 +198,10 @@ def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "he
                 else "the weights of the last batch (no epoch had finished)")
         notes.append(f"Stopped by the user after {len(history)} epoch(s); the model keeps {kept}. "
                      "It was not evaluated on the test split.")
-        test_accuracy, evaluation = None, None
+        evaluation = None
     else:
-        test_accuracy, evaluation = _test_report(loaded, dataset, test_idx, settings)
+        evaluation = _test_report(loaded, dataset, test_idx, settings)
+    test_accuracy = None if evaluation is None else float(evaluation.accuracy)
     return TrainingResult(
         loaded=loaded, strategy=strategy, backbone=chosen.name, cut=chosen.cut,
         backbone_weights=chosen.weights, class_names=tuple(dataset.class_names), settings=settings,
