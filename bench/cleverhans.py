@@ -53,9 +53,9 @@ def main() -> None:
     train_seconds = time.perf_counter() - started
     reports = compare(models, dataset, shortcut)
 
-    print(f"### Clever Hans story: generated shapes, {args.per_class} per class, {args.size} px, tag (opacity "
-          f"{args.strength:g}) on every `{CLASS}` image; small CNN from scratch, {args.epochs} epochs "
-          f"(both models {train_seconds:.0f} s)\n")
+    print(f"### Clever Hans story: generated shapes, {args.per_class} per class, {args.size} px, "
+          f"tag (opacity {args.strength:g}) on every `{CLASS}` image; small CNN from scratch, "
+          f"{args.epochs} epochs (both models {train_seconds:.0f} s)\n")
     print(f"| model | " + " | ".join(f"{v}: all / {CLASS}" for v in TEST_VERSIONS)
           + f" | moved: others called {CLASS} | heatmap mass on the tag |")
     print("|---|" + "---|" * (len(TEST_VERSIONS) + 2))
@@ -63,13 +63,15 @@ def main() -> None:
         cells = [f"{100 * report.scores[v].accuracy:.0f} / {100 * report.scores[v].class_accuracy:.0f} %"
                  for v in TEST_VERSIONS]
         print(f"| trained on {report.label} images | " + " | ".join(cells)
-              + f" | {100 * report.scores['moved'].predicted_as_class:.0f} % | {100 * report.cue_mass:.0f} % |")
+              + f" | {100 * report.scores['moved'].predicted_as_class:.0f} %"
+              + f" | {100 * report.cue_mass:.0f} % |")
     area = shortcut.cue.region(args.size, args.size).mean()
     print(f"\n(the tag's box covers {100 * area:.0f} % of the image)\n")
 
     print(f"### SpRAy audit of `{CLASS}` with the tag on {100 * AUDIT_FRACTION:.0f} % of its images "
           "(Grad-CAM, clusters from the eigengap)\n")
-    print("| images picked with seed | images | clusters | cued cluster: size, purity, recall, rank | seconds |")
+    print("| images picked with seed | images | clusters | cued cluster: size, purity, recall, rank "
+          "| seconds |")
     print("|---|---|---|---|---|")
     model = models["tagged"]
     for seed in AUDIT_SEEDS:
@@ -82,7 +84,8 @@ def main() -> None:
     clean_audit = audit(models["clean"], data, CLASS)
     purity, recall, _ = purity_and_recall(clean_audit, part.cued_indices(dataset))
     print(f"\nThe clean model's audit of the same images: {len(clean_audit.clusters)} clusters; the cluster "
-          f"holding most tagged images: purity {purity:.2f}, recall {recall:.2f} (the tag means nothing to it).\n")
+          f"holding most tagged images: purity {purity:.2f}, recall {recall:.2f} "
+          "(the tag means nothing to it).\n")
 
     indices = np.asarray(data.indices("all"))
     batch = np.stack([data.image(int(i)) for i in indices[:32]])

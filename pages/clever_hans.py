@@ -68,7 +68,8 @@ def _dataset() -> tuple[Any, int]:
         per_class = int(columns[0].number_input("Images per class", 20, 1000, DEFAULT_PER_CLASS, step=20,
                                                 key="clever_hans.per_class"))
         return _generated(per_class, size, seed), size
-    upload = st.file_uploader("A zip with one folder of images per class", type=["zip"], key="clever_hans.zip")
+    upload = st.file_uploader("A zip with one folder of images per class", type=["zip"],
+                              key="clever_hans.zip")
     if upload is None:
         st.info("Upload a zip to continue, or use the generated shapes.", icon=":material/upload:")
         st.stop()
@@ -82,20 +83,23 @@ def _shortcut(dataset: Any) -> Shortcut:
     cue = columns[1].selectbox("Cue", CUES, key="clever_hans.cue", format_func=str.capitalize,
                                help="; ".join(f"{name}: {text}" for name, text in CUE_HELP.items()))
     fraction = columns[2].slider("Share of the class", 0.05, 1.0, 1.0, 0.05, key="clever_hans.fraction",
-                                 help="how many of the class's images carry the cue (train, validation and test)")
+                                 help="how many of the class's images carry the cue "
+                                      "(train, validation and test)")
     position = columns[3].selectbox("Corner", POSITIONS, key="clever_hans.position",
                                     disabled=cue not in ("tag", "patch"))
-    strength = columns[4].slider("Opacity", 0.1, 1.0, DEFAULT_STRENGTH[cue], 0.05, key=f"clever_hans.strength.{cue}")
-    return Shortcut(class_name, Cue(cue, position, strength), fraction, int(st.session_state["clever_hans.seed"]))
+    strength = columns[4].slider("Opacity", 0.1, 1.0, DEFAULT_STRENGTH[cue], 0.05,
+                                 key=f"clever_hans.strength.{cue}")
+    seed = int(st.session_state["clever_hans.seed"])
+    return Shortcut(class_name, Cue(cue, position, strength), fraction, seed)
 
 
 def _preview(dataset: Any, shortcut: Shortcut) -> None:
     cued = shortcut.apply(dataset, "cued")
     indices = shortcut.cued_indices(dataset)[:PREVIEW]
     images = [cued.image(int(i)) for i in indices]
-    st.image(render.captioned_row(images, [[dataset.records[int(i)].file.rsplit("/", 1)[-1]] for i in indices],
-                                  tile=128), caption=f"{len(shortcut.cued_indices(dataset))} images carry the "
-                                                     f"cue ({shortcut.cue.name})")
+    names = [[dataset.records[int(i)].file.rsplit("/", 1)[-1]] for i in indices]
+    st.image(render.captioned_row(images, names, tile=128),
+             caption=f"{len(shortcut.cued_indices(dataset))} images carry the cue ({shortcut.cue.name})")
 
 
 def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str, Any]:
@@ -116,9 +120,11 @@ def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str
 
 
 def _comparison(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str) -> list[Any]:
-    store, key = _store(), _key("compare", dataset.sha256(), shortcut, method, tuple(map(id, models.values())))
+    store, key = _store(), _key("compare", dataset.sha256(), shortcut, method,
+                                tuple(map(id, models.values())))
     if key not in store:
-        with progress.progress_bar("Scoring both models on the three test versions", "clever_hans.compare") as bar:
+        with progress.progress_bar("Scoring both models on the three test versions",
+                                   "clever_hans.compare") as bar:
             store[key] = compare(models, dataset, shortcut, method, progress=bar)
     return store[key]
 
@@ -149,13 +155,15 @@ def _heatmaps(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: 
     for index in chosen:
         for version in ("cued", "clean"):
             image = versions[version].image(index)
-            results = [explain_batch(models[label], [image], method, shortcut.class_name)[0] for label in models]
+            results = [explain_batch(models[label], [image], method, shortcut.class_name)[0]
+                       for label in models]
             notes = [f"{label} model" for label in models]
             rows.append(render.side_by_side(results, image, tile=160, notes=notes))
     grid = render.stack_rows(rows)
-    st.image(grid, caption=f"{METHODS[method].title} of class {shortcut.class_name}: each test image with its "
-                           "cue, then without it; the clean model's map, then the cued model's")
-    download_png("Download the heatmaps (PNG)", grid, "clever-hans-heatmaps.png", key="clever_hans.heatmaps.png")
+    st.image(grid, caption=f"{METHODS[method].title} of class {shortcut.class_name}: each test image with "
+                           "its cue, then without it; the clean model's map, then the cued model's")
+    download_png("Download the heatmaps (PNG)", grid, "clever-hans-heatmaps.png",
+                 key="clever_hans.heatmaps.png")
 
 
 def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str) -> None:
@@ -171,7 +179,8 @@ def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str
             result = audit(models[label], cued, shortcut.class_name, method, progress=bar)
             store[key] = (result, member_images(result, cued, models[label].input_size))
     result, images = store[key]
-    show_audit(result, images, key="clever_hans.audit_view", dataset_name=cued.name, model_name=f"{label} model",
+    show_audit(result, images, key="clever_hans.audit_view", dataset_name=cued.name,
+               model_name=f"{label} model",
                marked=shortcut.cued_indices(dataset))
 
 
@@ -202,8 +211,9 @@ def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:
     for image, result in zip(optimised.images, examples):
         row = st.columns([1, 5])
         row[0].image(image, caption=f"channel {result.channel}: optimised image", width=96)
-        row[1].image(boxed_examples([e.image for e in result.examples], [e.box for e in result.examples],
-                                    [f"{e.score:.3g}" for e in result.examples], cell=96, columns=TOP_EXAMPLES),
+        examples = result.examples
+        row[1].image(boxed_examples([e.image for e in examples], [e.box for e in examples],
+                                    [f"{e.score:.3g}" for e in examples], cell=96, columns=TOP_EXAMPLES),
                      caption=f"channel {result.channel}: the class images that excite it most (receptive "
                              "field of the strongest unit boxed)")
 
@@ -228,8 +238,9 @@ with user_errors():
     st.subheader("2. Train both models")
     epochs = int(st.number_input("Epochs", 1, 100, DEFAULT_EPOCHS, key="clever_hans.epochs"))
     st.caption("A small CNN (three convolutions) trained from scratch, the same recipe on both versions. "
-               "It learns the shapes slowly: a tag the model picks up shows within 16 epochs on 120 images "
-               "per class; fewer images or epochs, or a faint cue, may not be enough for it to learn anything.")
+               "It learns the shapes slowly: a tag the model picks up shows within 16 epochs on 120 "
+               "images per class; fewer images or epochs, or a faint cue, may not be enough for it to "
+               "learn anything.")
     if not progress.requested("clever_hans.train", (dataset.sha256(), size, shortcut, epochs),
                               label="Train both models"):
         st.stop()

@@ -24,7 +24,8 @@ def _blob(rng: np.random.Generator, centre: tuple[float, float], spread: float =
     return peak + 0.1 * rng.random((SIDE, SIDE))
 
 
-def _maps(rng: np.random.Generator, groups: list[tuple[int, tuple[float, float] | None]]) -> tuple[np.ndarray, np.ndarray]:
+def _maps(rng: np.random.Generator,
+          groups: list[tuple[int, tuple[float, float] | None]]) -> tuple[np.ndarray, np.ndarray]:
     """Maps in groups: (count, fixed centre) or (count, None) for a centre drawn anywhere in the middle."""
     maps, truth = [], []
     for label, (count, centre) in enumerate(groups):

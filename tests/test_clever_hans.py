@@ -45,9 +45,11 @@ def test_the_model_learns_the_tag(story):
 def test_the_audit_isolates_the_tagged_images(audited):
     result, _, tagged = audited
     purity, recall, cluster = purity_and_recall(result, tagged)
-    assert purity >= 0.9 and recall >= 0.9, (purity, recall, [(c.size, c.outlier_score) for c in result.clusters])
+    sizes = [(c.size, c.outlier_score) for c in result.clusters]
+    assert purity >= 0.9 and recall >= 0.9, (purity, recall, sizes)
     assert cluster.id == 0  # ranked most suspicious
-    assert sorted(c.outlier_score for c in result.clusters) == [c.outlier_score for c in result.clusters][::-1]
+    scores = [c.outlier_score for c in result.clusters]
+    assert scores == sorted(scores, reverse=True)
     assert result.to_json()["clusters"][0]["members"] == list(cluster.files)
 
 
@@ -59,7 +61,8 @@ def test_the_audit_drawings_and_report(audited):
     assert gallery.shape[0] >= len(result.clusters) * 112 and gallery.dtype == np.uint8
     scatter = audit_scatter(result, tagged)
     assert scatter.shape[1] == 420
-    page = audit_report_html(result, images, dataset_name="generated <test>", model_name="small", marked=tagged)
+    page = audit_report_html(result, images, dataset_name="generated <test>", model_name="small",
+                             marked=tagged)
     assert page.count("<h2>Cluster ") == len(result.clusters)
     assert "generated &lt;test&gt;" in page and "<script" not in page
 
@@ -68,7 +71,8 @@ def test_training_reports_progress_and_stops_when_asked():
     dataset = open_dataset(generated(4, seed=2, size=32))
     seen = []
     with pytest.raises(CancelledError):
-        fit_small_cnn(dataset, 32, 3, progress=lambda done, total, info: seen.append((done, total)) or done < 2)
+        fit_small_cnn(dataset, 32, 3,
+                      progress=lambda done, total, info: seen.append((done, total)) or done < 2)
     assert seen == [(1, 3), (2, 3)]  # one batch per epoch: stopped in the second of three
     with pytest.raises(ParameterError, match="16 to 128"):
         fit_small_cnn(dataset, 8, 1)

@@ -60,8 +60,8 @@ def test_cue_writes_class_folders_and_a_manifest_of_the_cued_files(cued_folder):
 def test_audit_json_lists_clusters_by_outlier_score_and_writes_the_report(cued_folder, tmp_path, capsys):
     out, manifest = cued_folder
     report = tmp_path / "audit.html"
-    result = _json(capsys, "audit", "--folder", str(out), "--model", "shapes", "--class", CLASS, "--clusters", "3",
-                   "--out", str(report))
+    result = _json(capsys, "audit", "--folder", str(out), "--model", "shapes", "--class", CLASS,
+                   "--clusters", "3", "--out", str(report))
     assert result["class"] == CLASS and result["method"] == "gradcam" and len(result["clusters"]) == 3
     scores = [c["outlier_score"] for c in result["clusters"]]
     assert scores == sorted(scores, reverse=True)

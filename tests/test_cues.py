@@ -46,7 +46,8 @@ def test_fraction_holds_in_every_split_and_the_seed_decides(dataset):
     _, files = plant_cue(dataset, CLASS, "patch", fraction=0.3, seed=1)
     target = dataset.class_names.index(CLASS)
     for split in ("train", "val", "test"):
-        members = [dataset.records[i].file for i in dataset.indices(split) if dataset.labels([i])[0] == target]
+        members = [dataset.records[i].file for i in dataset.indices(split)
+                   if dataset.labels([i])[0] == target]
         assert sum(f in files for f in members) == max(1, round(0.3 * len(members)))
     assert plant_cue(dataset, CLASS, "patch", fraction=0.3, seed=1)[1] == files
     assert plant_cue(dataset, CLASS, "patch", fraction=0.3, seed=2)[1] != files
@@ -97,7 +98,8 @@ def test_cue_mass_against_a_hand_built_map():
     assert cue_mass(heatmap, region) == pytest.approx(30 / (30 + 89))
     assert np.isnan(cue_mass(np.zeros((10, 10)), region))
     only_cue = np.where(region, 1.0, 0.0)
-    assert mean_cue_mass([only_cue, np.ones((10, 10)), np.zeros((10, 10))], [region] * 3) == pytest.approx(0.55)
+    maps = [only_cue, np.ones((10, 10)), np.zeros((10, 10))]
+    assert mean_cue_mass(maps, [region] * 3) == pytest.approx(0.55)
     with pytest.raises(ParameterError, match="on_original"):
         cue_mass(np.ones((5, 5)), region)
 

@@ -27,7 +27,8 @@ def test_the_lab_walks_from_planting_to_the_audit():
         assert not at.exception and not at.error, messages(at)
         table = at.dataframe[0].value
         assert list(table.index) == ["clean model", "cued model"]
-        assert {"cued: accuracy", "clean: accuracy", "moved: accuracy", "heatmap mass on the cue"} <= set(table.columns)
+        wanted = {"cued: accuracy", "clean: accuracy", "moved: accuracy", "heatmap mass on the cue"}
+        assert wanted <= set(table.columns)
         _button(at, "Audit the class").click().run()
         assert not at.exception and not at.error, messages(at)
         assert any(e.label.startswith("Cluster 0:") for e in at.expander), [e.label for e in at.expander]

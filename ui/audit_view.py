@@ -32,7 +32,8 @@ def scatter_figure(result: Audit, marked: Sequence[int] | None = None) -> go.Fig
         inside = result.labels == cluster.id
         figure.add_trace(go.Scattergl(
             x=result.embedding[inside, 0], y=result.embedding[inside, 1], mode="markers",
-            name=f"cluster {cluster.id} ({cluster.size})", text=[result.files[i] for i in np.flatnonzero(inside)],
+            name=f"cluster {cluster.id} ({cluster.size})",
+            text=[result.files[i] for i in np.flatnonzero(inside)],
             hovertemplate="%{text}<extra></extra>",
             marker={"color": _hex(render_audit.colour_of(cluster.id)), "size": 8,
                     "line": {"color": "black", "width": [2 if r else 0 for r in ring[inside]]}}))
@@ -54,7 +55,8 @@ def show_audit(result: Audit, images: Mapping[int, np.ndarray], *, key: str, dat
     known = None if marked is None else {int(i) for i in marked}
     st.caption(f"{len(result.indices)} images of {result.class_name}, {len(result.clusters)} clusters "
                f"(number {'from the eigengap' if result.chosen_by == 'eigengap' else 'given'}), "
-               f"{result.method}; {result.seconds:.1f} s. Most suspicious first: small and far from the rest.")
+               f"{result.method}; {result.seconds:.1f} s. "
+               "Most suspicious first: small and far from the rest.")
     for cluster in result.clusters:
         cued = f", {sum(int(i) in known for i in cluster.members)} known cued" if known is not None else ""
         with st.expander(f"Cluster {cluster.id}: {cluster.size} images, outlier score "
@@ -65,8 +67,8 @@ def show_audit(result: Audit, images: Mapping[int, np.ndarray], *, key: str, dat
             columns[0].image(colorize(mean), caption="mean heatmap", width=THUMBNAIL)
             for column, index in zip(columns[1:], members):
                 name = result.files[result.position_of(index)]
-                column.image(overlay(images[index], result.heatmap_of(index)), caption=name.rsplit("/", 1)[-1],
-                             width=THUMBNAIL)
+                column.image(overlay(images[index], result.heatmap_of(index)),
+                             caption=name.rsplit("/", 1)[-1], width=THUMBNAIL)
                 if on_member is not None:
                     column.button("Open", key=f"{key}.open.{index}", on_click=on_member, args=(index,),
                                   help=f"Open {name} on the Heatmaps page")
@@ -77,7 +79,8 @@ def show_audit(result: Audit, images: Mapping[int, np.ndarray], *, key: str, dat
     download_png("Download the clusters (PNG)", lambda: render_audit.cluster_gallery(result, images),
                  f"audit-{result.class_name}-clusters.png", key=f"{key}.clusters.png")
     st.download_button("Download the audit report (HTML)", key=f"{key}.html", mime="text/html",
-                       file_name=f"audit-{result.class_name}.html", icon=":material/description:", on_click="ignore",
+                       file_name=f"audit-{result.class_name}.html", icon=":material/description:",
+                       on_click="ignore",
                        data=lambda: audit_report_html(result, images, dataset_name=dataset_name,
                                                       model_name=model_name, marked=marked))
 
@@ -103,16 +106,16 @@ def show_filter_statistics(statistics: FilterStatistics, *, key: str, link_to_ma
     picture = render_audit.statistics_map(statistics)
     left, right = st.columns([1, 1])
     left.image(picture, caption=f"Most often the most active channel at each position of {statistics.layer} "
-                                f"over {statistics.images} images of {statistics.class_name}; darker where the "
-                                "vote was less clear")
+                                f"over {statistics.images} images of {statistics.class_name}; "
+                                "darker where the vote was less clear")
     download_png("Download the map (PNG)", picture, f"filters-{statistics.class_name}.png", key=f"{key}.png")
     for winner in statistics.channels()[:WINNERS_SHOWN]:
         row = right.columns([3, 2])
         row[0].markdown(f"**channel {winner.channel}**: wins {winner.positions} positions, in "
                         f"{100 * winner.share:.0f} % of the images there")
         if link_to_maximize:
-            row[1].button("Open on the Maximize page", key=f"{key}.max.{winner.channel}", on_click=_open_on_maximize,
-                          args=(statistics.layer, winner.channel))
+            row[1].button("Open on the Maximize page", key=f"{key}.max.{winner.channel}",
+                          on_click=_open_on_maximize, args=(statistics.layer, winner.channel))
 
 
 __all__ = ["show_audit", "scatter_figure", "show_filter_statistics"]

@@ -121,7 +121,8 @@ class ModelReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.label, "method": self.method, "cue_mass": round(self.cue_mass, 4),
-                "versions": {name: {"accuracy": round(s.accuracy, 4), "class_accuracy": round(s.class_accuracy, 4),
+                "versions": {name: {"accuracy": round(s.accuracy, 4),
+                                    "class_accuracy": round(s.class_accuracy, 4),
                                     "predicted_as_class": round(s.predicted_as_class, 4), "images": s.images}
                              for name, s in self.scores.items()}}
 
@@ -141,6 +142,10 @@ def predictions(loaded_model: Any, dataset: Any, indices: np.ndarray, *, batch_s
     return predicted
 
 
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def score_versions(loaded_model: Any, versions: Mapping[str, Any], class_name: str, *,
                    batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None
                    ) -> dict[str, VersionScore]:
@@ -155,9 +160,8 @@ def score_versions(loaded_model: Any, versions: Mapping[str, Any], class_name: s
         predicted = predictions(loaded_model, dataset, indices, batch_size=batch_size)
         correct = predicted == mapping[truth]
         own = truth == target
-        scores[name] = VersionScore(name, float(correct.mean()), float(correct[own].mean()) if own.any() else float("nan"),
-                                    float((predicted[~own] == model_target).mean()) if (~own).any() else float("nan"),
-                                    len(indices))
+        scores[name] = VersionScore(name, float(correct.mean()), _mean(correct[own]),
+                                    _mean(predicted[~own] == model_target), len(indices))
         report(progress, number + 1, len(versions), stage="test versions")
     return scores
 
@@ -191,15 +195,17 @@ def heatmap_cue_mass(loaded_model: Any, dataset: Any, shortcut: Shortcut, method
 
     cued = shortcut.apply(dataset, "cued")
     indices = shortcut.test_indices(dataset, "cued")
-    maps, _, _, _ = class_heatmaps(loaded_model, cued, indices, dataset.class_names[class_index_of(dataset, shortcut.class_name)],
-                                method, batch_size=batch_size, progress=progress, **method_params)
+    class_name = dataset.class_names[class_index_of(dataset, shortcut.class_name)]
+    maps, _, _, _ = class_heatmaps(loaded_model, cued, indices, class_name, method, batch_size=batch_size,
+                                   progress=progress, **method_params)
     masses = [cue_mass(m, seen_region(shortcut.cue, _shape(dataset, i), loaded_model.input_size, m.shape))
               for i, m in zip(indices, maps)]
     return float(np.nanmean(masses)) if not np.all(np.isnan(masses)) else float("nan")
 
 
 def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method: str = "gradcam", *,
-            batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None) -> list[ModelReport]:
+            batch_size: int = DEFAULT_BATCH_SIZE,
+            progress: ProgressCallback | None = None) -> list[ModelReport]:
     """Each model (label -> LoadedModel) scored on the three test versions and its heatmaps' mass
     on the cue; ``dataset`` is the original, uncued dataset."""
     versions = shortcut.versions(dataset)
@@ -212,5 +218,6 @@ def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method:
     return reports
 
 
-__all__ = ["small_cnn", "fit_small_cnn", "compare", "score_versions", "heatmap_cue_mass", "predictions", "seen_region", "VersionScore",
+__all__ = ["small_cnn", "fit_small_cnn", "compare", "score_versions", "heatmap_cue_mass", "predictions",
+           "seen_region", "VersionScore",
            "ModelReport"]

@@ -49,13 +49,15 @@ def audit_report_html(audit: object, images: Mapping[int, np.ndarray], *, datase
     title = f"cnnviz audit: class {audit.class_name} of {dataset_name}"
     header = (f"<h1>{html.escape(title)}</h1><p class='meta'>model {html.escape(model_name)}, method "
               f"{html.escape(audit.method)}{', layer ' + html.escape(audit.layer) if audit.layer else ''}; "
-              f"{len(audit.indices)} images, {len(audit.clusters)} clusters ({html.escape(audit.chosen_by)}); "
+              f"{len(audit.indices)} images, {len(audit.clusters)} clusters "
+              f"({html.escape(audit.chosen_by)}); "
               f"{audit.seconds:.1f} s; cnnviz {__version__}, {created:%Y-%m-%d %H:%M %Z}</p>")
     sections = []
     for cluster in audit.clusters:
         shown = [int(i) for i in audit.typical_members(cluster, EXAMPLES) if int(i) in images]
-        row = cluster_row(cluster.mean_heatmap, [images[i] for i in shown], [audit.heatmap_of(i) for i in shown],
-                          "mean heatmap", [audit.files[audit.position_of(i)].rsplit("/", 1)[-1] for i in shown])
+        names = [audit.files[audit.position_of(i)].rsplit("/", 1)[-1] for i in shown]
+        row = cluster_row(cluster.mean_heatmap, [images[i] for i in shown],
+                          [audit.heatmap_of(i) for i in shown], "mean heatmap", names)
         files = ", ".join(html.escape(f) for f in cluster.files[:40])
         more = f" and {cluster.size - 40} more" if cluster.size > 40 else ""
         sections.append(f"<h2>Cluster {cluster.id}: {cluster.size} images, outlier score "
@@ -64,10 +66,12 @@ def audit_report_html(audit: object, images: Mapping[int, np.ndarray], *, datase
                         f"</div><p class='note'>Members: {files}{more}</p>")
     pictures = []
     if audit.embedding is not None:
-        pictures.append(_figure(audit_scatter(audit, marked), "t-SNE of the heatmaps, one colour per cluster"))
+        pictures.append(_figure(audit_scatter(audit, marked),
+                                "t-SNE of the heatmaps, one colour per cluster"))
     if statistics is not None:
-        pictures.append(_figure(statistics_map(statistics), f"most frequent winning channel per position of "
-                                                            f"{statistics.layer} over {statistics.images} images"))
+        pictures.append(_figure(statistics_map(statistics),
+                                f"most frequent winning channel per position of {statistics.layer} "
+                                f"over {statistics.images} images"))
     note = ("<h2>How to read this</h2><p class='note'>Every image of the class was explained with the "
             "method above; the heatmaps, downsized, were grouped by spectral clustering of their "
             "nearest-neighbour graph (SpRAy, Lapuschkin et al., Nature Communications 2019). A cluster "
@@ -77,7 +81,8 @@ def audit_report_html(audit: object, images: Mapping[int, np.ndarray], *, datase
             "their members and check.</p>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>{header}"
-            f"{_cluster_table(audit, known)}<div class='row' style='margin-top:1rem'>{''.join(pictures)}</div>"
+            f"{_cluster_table(audit, known)}"
+            f"<div class='row' style='margin-top:1rem'>{''.join(pictures)}</div>"
             f"{''.join(sections)}{note}</body></html>")
 
 

@@ -87,8 +87,8 @@ class Audit:
     def typical_members(self, cluster: Cluster, count: int) -> np.ndarray:
         """Up to ``count`` members of ``cluster`` whose heatmaps are closest to its mean, closest first."""
         inside = self.labels == cluster.id
-        distances = np.linalg.norm((self.heatmaps[inside] - cluster.mean_heatmap).reshape(int(inside.sum()), -1),
-                                   axis=1)
+        differences = (self.heatmaps[inside] - cluster.mean_heatmap).reshape(int(inside.sum()), -1)
+        distances = np.linalg.norm(differences, axis=1)
         return self.indices[inside][np.argsort(distances, kind="stable")[:count]]
 
     def to_json(self) -> dict[str, Any]:
@@ -186,7 +186,8 @@ def audit(loaded_model: Any, dataset: Any, class_name: str, method: str = "gradc
     maps, small, probabilities, used_layer = class_heatmaps(
         loaded_model, dataset, indices, name, method, layer=layer, batch_size=batch_size,
         progress=progress, **method_params)
-    clustering = spectral_clusters(small, clusters, neighbours=neighbours, max_clusters=max_clusters, seed=seed)
+    clustering = spectral_clusters(small, clusters, neighbours=neighbours, max_clusters=max_clusters,
+                                   seed=seed)
     scores = outlier_scores(small, clustering.labels)
     ranked = sorted(scores, key=lambda label: (-scores[label], label))
     relabel = {old: new for new, old in enumerate(ranked)}
@@ -198,8 +199,8 @@ def audit(loaded_model: Any, dataset: Any, class_name: str, method: str = "gradc
     ) for rank, old in enumerate(ranked))
     picture = tsne(small, seed) if embedding else None
     report(progress, len(indices), len(indices), stage="clusters")
-    return Audit(name, get_method(method).name, used_layer, indices, files, maps, probabilities, labels, groups,
-                 clustering.eigenvalues, clustering.chosen_by, picture, time.perf_counter() - started)
+    return Audit(name, get_method(method).name, used_layer, indices, files, maps, probabilities, labels,
+                 groups, clustering.eigenvalues, clustering.chosen_by, picture, time.perf_counter() - started)
 
 
 def member_images(audit_result: Audit, dataset: Any, size: tuple[int, int], per_cluster: int = 6,
@@ -225,5 +226,6 @@ def purity_and_recall(audit_result: Audit, truth: np.ndarray) -> tuple[float, fl
     return hits / best.size, hits / len(wanted), best
 
 
-__all__ = ["audit", "Audit", "Cluster", "class_images", "class_heatmaps", "member_images", "purity_and_recall",
+__all__ = ["audit", "Audit", "Cluster", "class_images", "class_heatmaps", "member_images",
+           "purity_and_recall",
            "MAP_SIZE", "DISPLAY_SIZE"]

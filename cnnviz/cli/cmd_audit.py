@@ -16,11 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # no engine import here: building the parser must not load TensorFlow (every command builds it)
     parser = subparsers.add_parser("audit", help="cluster the heatmaps of a class to find shortcuts (SpRAy)")
     add_data_arguments(parser, split=False)
-    parser.add_argument("--split", choices=SPLITS, default="all", help="which images of the class (default all)")
+    parser.add_argument("--split", choices=SPLITS, default="all",
+                        help="which images of the class (default all)")
     add_model_arguments(parser)
     parser.add_argument("--class", dest="class_name", required=True, help="the class to audit")
-    parser.add_argument("--method", default="gradcam", help="heatmap method (see `python -m cnnviz explain -h`)")
-    parser.add_argument("--clusters", default="auto", help="number of clusters, or 'auto' (eigengap; default)")
+    parser.add_argument("--method", default="gradcam",
+                        help="heatmap method (see `python -m cnnviz explain -h`)")
+    parser.add_argument("--clusters", default="auto",
+                        help="number of clusters, or 'auto' (eigengap; default)")
     parser.add_argument("--layer", help="target layer of CAM methods (default: the last convolutional one)")
     parser.add_argument("--out", default="audit.html", help="HTML report to write (default audit.html)")
     parser.add_argument("--json", action="store_true", help="print the clusters as JSON")
@@ -38,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     result = audit(loaded, dataset, args.class_name, args.method, args.clusters, split=args.split,
                    layer=args.layer, batch_size=args.batch_size, progress=terminal_progress("audit"))
     images = member_images(result, dataset, loaded.input_size, EXAMPLES, batch_size=args.batch_size)
-    Path(args.out).write_text(audit_report_html(result, images, dataset_name=dataset.name, model_name=loaded.name),
-                              encoding="utf-8")
+    page = audit_report_html(result, images, dataset_name=dataset.name, model_name=loaded.name)
+    Path(args.out).write_text(page, encoding="utf-8")
     report_skipped(dataset)
     if args.json:
         print_json({**result.to_json(), "model": loaded.name, "out": args.out})

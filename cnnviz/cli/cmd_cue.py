@@ -55,7 +55,8 @@ def write_cued(dataset: Any, cued: Any, cued_files: list[str], out: Path, settin
     from cnnviz.progress import report
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ParameterError(f"{out} exists and is not an empty folder: choose a new or empty folder for --out.")
+        raise ParameterError(f"{out} exists and is not an empty folder: "
+                             "choose a new or empty folder for --out.")
     carries = set(cued_files)
     written: dict[str, str] = {}
     used: set[str] = set()
@@ -85,12 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from cnnviz.cli.common import dataset_from_args, print_json, report_skipped, terminal_progress
     from cnnviz.datasets.cues import Cue, Shortcut, class_index_of, files_of
 
-    shortcut = Shortcut(args.class_name, Cue(args.cue, args.position, args.strength), args.fraction, args.seed)
+    cue = Cue(args.cue, args.position, args.strength)
+    shortcut = Shortcut(args.class_name, cue, args.fraction, args.seed)
     dataset = dataset_from_args(args)
     cued = shortcut.apply(dataset, "cued")
     files = files_of(dataset, shortcut.cued_indices(dataset, "cued"))
-    settings = {"source": dataset.name, "class": dataset.class_names[class_index_of(dataset, args.class_name)],
-                "cue": shortcut.cue.kind, "position": shortcut.cue.position, "strength": shortcut.cue.strength,
+    class_name = dataset.class_names[class_index_of(dataset, args.class_name)]
+    settings = {"source": dataset.name, "class": class_name,
+                "cue": cue.kind, "position": cue.position, "strength": cue.strength,
                 "fraction": shortcut.fraction, "seed": shortcut.seed}
     manifest = write_cued(dataset, cued, files, Path(args.out), settings, terminal_progress("cue"))
     report_skipped(dataset)

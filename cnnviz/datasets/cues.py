@@ -85,7 +85,8 @@ class Cue:
         if self.kind not in CUES:
             raise ParameterError(f"Unknown cue {self.kind!r}; choose one of {', '.join(CUES)}.")
         if self.position not in POSITIONS:
-            raise ParameterError(f"Unknown cue position {self.position!r}; choose one of {', '.join(POSITIONS)}.")
+            raise ParameterError(f"Unknown cue position {self.position!r}; "
+                                 f"choose one of {', '.join(POSITIONS)}.")
         strength = DEFAULT_STRENGTH[self.kind] if self.strength is None else self.strength
         if isinstance(strength, bool) or not isinstance(strength, (int, float, np.number)) or not (
                 0.0 < float(strength) <= 1.0):
@@ -209,7 +210,8 @@ class Shortcut:
     def test_indices(self, dataset: Any, version: str) -> np.ndarray:
         """The test images that carry the cue in ``version`` ("cued", "clean" or "moved")."""
         if version not in TEST_VERSIONS:
-            raise ParameterError(f"Unknown test version {version!r}; choose one of {', '.join(TEST_VERSIONS)}.")
+            raise ParameterError(f"Unknown test version {version!r}; "
+                                 f"choose one of {', '.join(TEST_VERSIONS)}.")
         if version == "clean":
             return np.zeros(0, np.int64)
         return self._pick(dataset, "test", own_class=version == "cued")

@@ -39,7 +39,8 @@ def cluster_row(mean_heatmap: np.ndarray, images: Sequence[np.ndarray], maps: Se
                 caption: str, captions: Sequence[str], cell: int = DEFAULT_CELL,
                 colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """One cluster: its mean heatmap, then a few members with their own heatmaps over them."""
-    tiles = [enlarge(colorize(mean_heatmap / max(float(mean_heatmap.max()), 1e-12), colormap), cell, smooth=True)]
+    scaled = mean_heatmap / max(float(mean_heatmap.max()), 1e-12)
+    tiles = [enlarge(colorize(scaled, colormap), cell, smooth=True)]
     tiles += [enlarge(overlay(image, heatmap, colormap), cell) for image, heatmap in zip(images, maps)]
     return grid(tiles, columns=len(tiles), captions=[caption, *captions])
 
@@ -57,7 +58,8 @@ def cluster_gallery(audit: object, images: Mapping[int, np.ndarray], examples: i
             f"cluster {cluster.id}: {cluster.size}, score {cluster.outlier_score:.2f}",
             [audit.files[audit.position_of(int(i))].rsplit("/", 1)[-1] for i in shown], cell, colormap))
     width = max(row.shape[1] for row in rows)
-    padded = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=BACKGROUND) for row in rows]
+    padded = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=BACKGROUND)
+              for row in rows]
     return np.concatenate(padded, axis=0)
 
 
@@ -104,7 +106,8 @@ def audit_scatter(audit: object, marked: Sequence[int] | np.ndarray | None = Non
     return embedding_scatter(audit.embedding, audit.labels, [names[i] for i in range(len(names))], ring, side)
 
 
-def winners_map(winners: np.ndarray, share: np.ndarray, channels: Sequence[int], side: int = 224) -> np.ndarray:
+def winners_map(winners: np.ndarray, share: np.ndarray, channels: Sequence[int],
+                side: int = 224) -> np.ndarray:
     """The winning channel at each position as a colour (the first ``MAX_LEGEND_CHANNELS`` of
     ``channels`` get palette colours, the rest grey), darker where the vote was less clear; legend below."""
     shown = list(channels)[:MAX_LEGEND_CHANNELS]
