@@ -150,12 +150,14 @@ def score_versions(loaded_model: Any, versions: Mapping[str, Any], class_name: s
                    batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None
                    ) -> dict[str, VersionScore]:
     """Accuracy of ``loaded_model`` on the test split of each version (name -> dataset)."""
+    from cnnviz.datasets.labels import match_classes
+
     scores = {}
     for number, (name, dataset) in enumerate(versions.items()):
         indices = np.asarray(dataset.indices("test"))
         truth = np.asarray(dataset.labels(indices))
         target = class_index_of(dataset, class_name)
-        mapping = np.array([loaded_model.class_index(c) for c in dataset.class_names])
+        mapping = match_classes(dataset.class_names, loaded_model)  # ClassMismatchError names misfits
         model_target = mapping[target]
         predicted = predictions(loaded_model, dataset, indices, batch_size=batch_size)
         correct = predicted == mapping[truth]

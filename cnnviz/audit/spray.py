@@ -143,13 +143,14 @@ def class_heatmaps(loaded_model: Any, dataset: Any, indices: np.ndarray, class_n
 
     Returns (maps (n, DISPLAY_SIZE, DISPLAY_SIZE) each scaled to [0, 1] for drawing, relevance (n,
     MAP_SIZE, MAP_SIZE): the method's own maps before that scaling, positive part, for clustering;
-    probabilities (n,), layer). The model explains its own class of the same name (ClassIndexError
-    if it has none).
+    probabilities (n,), layer). The model explains its own class of the same name or WordNet id
+    (ClassMismatchError if it has none).
     """
+    from cnnviz.datasets.labels import match_classes
     from cnnviz.explanation import explain_batch, get_method
 
     chosen = get_method(method)
-    model_class = loaded_model.class_index(class_name)
+    model_class = int(match_classes([class_name], loaded_model)[0])  # by name or WordNet id
     maps, relevance, probabilities, used_layer = [], [], [], None
     done = 0
     for batch_indices, images in dataset.batches(indices, loaded_model.input_size, batch_size=batch_size):
