@@ -200,3 +200,24 @@ def test_preprocessing_layers_equal_the_families_functions(family: str) -> None:
     layers = preprocessing.preprocessing_layers(family)
     np.testing.assert_allclose(np.asarray(preprocessing.apply(layers, pixels)),
                                preprocessing_function(family)(pixels), rtol=1e-5, atol=1e-4)
+
+
+def test_a_split_too_big_for_memory_is_streamed_each_epoch_in_a_seeded_order(task, monkeypatch) -> None:
+    from cnnviz.training import pipeline
+
+    monkeypatch.setattr(pipeline, "IN_MEMORY_LIMIT_BYTES", 0)
+    indices = task.indices("train")
+
+    def epoch_orders(seed: int) -> list[list[int]]:
+        data = pipeline.batches(task, indices, (64, 64), 16, shuffle_seed=seed)
+        orders = []
+        for _ in range(2):  # two epochs of one pipeline
+            pixels = np.concatenate([x.numpy() for x, _ in data])
+            assert pixels.shape == (len(indices), 64, 64, 3)
+            orders.append([int(p.sum()) for p in pixels])  # identifies each image
+        return orders
+
+    first, again = epoch_orders(5), epoch_orders(5)
+    assert first == again and first[0] != first[1]  # seeded; a new order every epoch
+    expected = sorted(int(task.model_input(int(i), (64, 64)).astype(np.float32).sum()) for i in indices)
+    assert sorted(first[0]) == expected  # every training image once per epoch

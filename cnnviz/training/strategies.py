@@ -120,6 +120,7 @@ def _fit(job: Job, model: keras.Model, train_data: tf.data.Dataset, val_data: tf
     best.wait, best.stopped_early = 0, False
     try:
         model.fit(train_data, validation_data=val_data, epochs=epochs, class_weight=job.class_weight,
+                  shuffle=False,  # the tf.data pipeline shuffles (seeded); Keras would warn
                   callbacks=[progress, best], verbose=0)
     except CancelledError:
         best.restore()
