@@ -47,4 +47,6 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/adversarial.py", "Fooling the model", "Adversarial", ":material/bug_report:",
               "Change a few pixels, or all of them a little, to flip the model's answer "
               "(one-pixel, FGSM, PGD)."),
+    PageEntry("pages/clever_hans.py", "Fooling the model", "Clever Hans lab", ":material/pets:",
+              "Plant a shortcut in a dataset, watch a model learn it, and find it again in the heatmaps."),
 )

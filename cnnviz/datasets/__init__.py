@@ -27,6 +27,7 @@ from cnnviz.datasets.generated import GeneratedSource, generated
 from cnnviz.datasets.records import ImageRecord, SkippedFile, Split
 from cnnviz.datasets.sources import open_dataset
 from cnnviz.datasets.splits import stratified_split
+from cnnviz.datasets.cues import Cue, cue_mass, cue_region, cue_test_versions, mean_cue_mass, plant_cue  # noqa: F401, E501  (Clever Hans)
 
 _LAZY = {
     "evaluate": "cnnviz.datasets.evaluation",
