@@ -34,8 +34,11 @@ def classifier(backbone: keras.Model, *, family: str, num_classes: int, input_si
     x = backbone(x, training=False) if frozen else backbone(x)
     x = keras.layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
     x = keras.layers.Dropout(dropout, name=DROPOUT_LAYER)(x)
-    # zeros: the untrained head says "every class equally likely" (loss ln k), as logistic regression starts
-    outputs = keras.layers.Dense(num_classes, kernel_initializer="zeros", name=LOGITS_LAYER)(x)
+    # On a frozen backbone, zeros: the untrained head says "every class equally likely" (loss ln k), as
+    # logistic regression starts. From scratch, zeros would stop every gradient into the backbone at the
+    # first steps (d logits / d features = the kernel), so the usual random start.
+    initializer = "zeros" if frozen else "glorot_uniform"
+    outputs = keras.layers.Dense(num_classes, kernel_initializer=initializer, name=LOGITS_LAYER)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
