@@ -42,6 +42,10 @@ _API: dict[str, str] = {
     "filters": "cnnviz.inside",
     "maximize": "cnnviz.inside",
     "layers": "cnnviz.inside",
+    "train": "cnnviz.training",
+    "open_dataset": "cnnviz.datasets",
+    "evaluate": "cnnviz.datasets",
+    "embed": "cnnviz.datasets",
 }
 
 __all__ = sorted(_API) + ["errors", "__version__"]

@@ -98,3 +98,37 @@ class MethodNotApplicableError(CnnvizError, ValueError):
 
 class CancelledError(CnnvizError):
     """A long computation was cancelled by its progress callback."""
+
+
+# --- datasets -----------------------------------------------------------------------------------
+class DatasetError(CnnvizError, ValueError):
+    """A dataset (folder, zip archive, generated set) cannot be used as given."""
+
+
+class EmptyDatasetError(DatasetError):
+    """The dataset holds no usable image (or the chosen split is empty)."""
+
+
+class DatasetLayoutError(DatasetError):
+    """The folder layout is not one subfolder per class (for example a single class)."""
+
+
+class UnsafeArchiveError(DatasetError):
+    """A zip archive has entries that would escape their folder (absolute paths, '..')."""
+
+
+class ArchiveTooLargeError(DatasetError):
+    """A zip archive declares more entries or more uncompressed bytes than the limits allow."""
+
+
+class ClassMismatchError(DatasetError):
+    """The dataset's class names do not match the model's; the message names them and the fix."""
+
+
+# --- training -------------------------------------------------------------------------------------
+class TrainingError(CnnvizError, ValueError):
+    """A model cannot be trained on this dataset with these settings."""
+
+
+class TooFewImagesError(TrainingError, DatasetError):
+    """A class has too few images in the training or validation split."""

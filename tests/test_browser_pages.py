@@ -52,6 +52,22 @@ def predict(page: Page, run: bool) -> None:
     expect(main_area(page).locator("[data-testid=stImageCaption]:has-text('Top 5 of')")).to_be_visible()
 
 
+def dataset(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="Dataset", exact=True)).to_be_visible()
+    expect(main.get_by_text("Zip of class folders", exact=True)).to_be_visible()
+    if run:
+        main.get_by_test_id("stButtonGroup").get_by_text("Generated shapes").click()
+        wait_for_app(page)
+        main.get_by_label("Images per class").fill("5")
+        main.get_by_label("Images per class").press("Enter")
+        wait_for_app(page)
+        run_button(page, "Use this generated set")
+        expect(main.get_by_text("Usable images", exact=True)).to_be_visible()
+        images_in_main(page, 9)  # the class counts chart and a row of samples per class (8 classes)
+        expect(main.get_by_role("button", name="Evaluate")).to_be_visible()  # tests/test_browser_dataset.py
+
+
 def heatmaps(page: Page, run: bool) -> None:
     main = main_area(page)
     images_in_main(page, 3)  # what the model sees, Grad-CAM, Grad-CAM++
@@ -128,10 +144,34 @@ def adversarial(page: Page, run: bool) -> None:
         figure.save(ARTIFACTS / "adversarial-figure.png")
 
 
+def train(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    expect(main.get_by_role("button", name="Train", exact=True)).to_be_visible()
+    if run:  # the fastest real run: frozen demo features + logistic regression on a generated set
+        main.get_by_text("features: frozen features", exact=False).click()
+        wait_for_app(page)
+        main.get_by_role("button", name="Train", exact=True).click()
+        try:
+            expect(main.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=2 * LONG_RUN_MS)
+        finally:
+            screenshot(page, "tour-train-run")
+        expect(main.get_by_role("button", name="Explain this model")).to_be_visible()
+
+
+def clever_hans(page: Page, run: bool) -> None:
+    main = main_area(page)
+    expect(main.get_by_role("heading", name="Clever Hans lab")).to_be_visible()
+    expect(main.get_by_role("button", name="Train both models")).to_be_visible()
+    if run:  # the cue preview of the generated set (training both models is tests/test_clever_hans.py's)
+        images_in_main(page, 1)
+
+
 CHECKS: dict[str, Callable[[Page, bool], None]] = {
-    "pages/home.py": home, "pages/predict.py": predict, "pages/heatmaps.py": heatmaps,
+    "pages/home.py": home, "pages/predict.py": predict, "pages/dataset.py": dataset, "pages/heatmaps.py": heatmaps,
     "pages/compare.py": compare, "pages/feature_maps.py": feature_maps, "pages/maximize.py": maximize,
-    "pages/architecture.py": architecture, "pages/adversarial.py": adversarial,
+    "pages/architecture.py": architecture, "pages/train.py": train, "pages/adversarial.py": adversarial,
+    "pages/clever_hans.py": clever_hans,
 }
 
 

@@ -26,6 +26,9 @@ PAGES: tuple[PageEntry, ...] = (
               "What cnnviz shows and how to use it.", default=True),
     PageEntry("pages/predict.py", "What the model says", "Predict", ":material/bar_chart:",
               "The five classes the model finds most likely, and how sure it is."),
+    PageEntry("pages/dataset.py", "What the model says", "Dataset", ":material/folder_zip:",
+              "A zip of your images (or generated shapes) evaluated at once: confusion matrix with the "
+              "images of each cell, mistakes, calibration, and a map of the model's features."),
     PageEntry("pages/heatmaps.py", "Why it says it", "Heatmaps", ":material/local_fire_department:",
               "Which pixels the decision rests on (Grad-CAM, occlusion, gradients...)."),
     PageEntry("pages/compare.py", "Why it says it", "Compare", ":material/compare:",
@@ -38,7 +41,12 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/architecture.py", "Inside the network", "Architecture", ":material/account_tree:",
               "Layer table with receptive fields and FLOPs, model catalog, a convolution worked out, "
               "invariance."),
+    PageEntry("pages/train.py", "Train your own", "Train", ":material/model_training:",
+              "Transfer learning on your images (features, head, fine-tuning), live curves, then explain "
+              "the trained model on every page."),
     PageEntry("pages/adversarial.py", "Fooling the model", "Adversarial", ":material/bug_report:",
               "Change a few pixels, or all of them a little, to flip the model's answer "
               "(one-pixel, FGSM, PGD)."),
+    PageEntry("pages/clever_hans.py", "Fooling the model", "Clever Hans lab", ":material/pets:",
+              "Plant a shortcut in a dataset, watch a model learn it, and find it again in the heatmaps."),
 )

@@ -15,12 +15,12 @@ from cnnviz.models import USER_MODEL_SUFFIXES, USER_PREPROCESSING, is_cached
 from cnnviz.demo.shapes import SHAPE_CLASSES
 from cnnviz.demo.digits import DIGIT_CLASSES
 from cnnviz.zoo import LENET_MODEL_NAME, ModelSpec, available_models, get_spec
-from ui import engine, state
+from ui import dataset_state, engine, state
 
 IMAGE_UPLOAD_LIMIT_MB = 50  # per image; model files may use the server limit (.streamlit/config.toml)
 IMAGE_TYPES_SHOWN = "JPEG, PNG, WebP, BMP, GIF or TIFF"
-SAMPLE, UPLOAD = "sample", "upload"
-_SOURCE_LABELS = {SAMPLE: "Generated demo sample", UPLOAD: "Upload an image"}
+SAMPLE, UPLOAD, DATASET = "sample", "upload", dataset_state.DATASET_SOURCE
+_SOURCE_LABELS = {SAMPLE: "Generated demo sample", UPLOAD: "Upload an image", DATASET: "From the dataset"}
 _FIT_LABELS = {"crop": "Crop the centre (keeps proportions)", "stretch": "Stretch (keeps everything)"}
 _PREPROCESSING_LABELS = {
     "auto": "Automatic (none if the model starts with Rescaling, else 0..1)",
@@ -116,8 +116,21 @@ def _own_model() -> None:
     state.set_model(state.ModelChoice(key=key, label=f"{model_file.name} (your file)", loaded=loaded))
 
 
+def _trained_model(choice: state.ModelChoice) -> None:
+    """A model trained on the Train page is in use: say so, and offer the pickers back."""
+    st.success(f"**{choice.label}**, trained on the Train page: every page explains it.",
+               icon=":material/model_training:")
+    st.button("Use a zoo model or a file again", key="cnnviz.trained_model.forget",
+              on_click=state.use_trained_model, args=(None,))
+    state.set_model(choice)
+
+
 def _model_section() -> None:
     st.subheader("Model", divider="gray")
+    trained = state.trained_model()
+    if trained is not None:
+        _trained_model(trained)
+        return
     pickers = st.container()
     own = st.checkbox("Use my own model file", key=state.OWN_MODEL_KEY,
                       help="Upload a Keras image classifier (.keras or .h5) instead of a zoo model.")
@@ -151,6 +164,14 @@ def _image_section() -> None:
                                        key="cnnviz.sample_seed",
                                        help="Another seed draws another image of the same class.")
         state.set_image(state.sample_image(class_name, int(seed), digits=digits))
+    elif source == DATASET:
+        picked = dataset_state.picked_image()
+        if picked is None:
+            state.set_image(None, hint="Open the Dataset page and pick an image there (click a point "
+                                       "of the embedding map, or 'Open on the Heatmaps page' under an "
+                                       "image).")
+        else:
+            state.set_image(picked)
     else:
         upload = st.file_uploader(f"Image file ({IMAGE_TYPES_SHOWN})", key="cnnviz.image_file",
                                   max_upload_size=IMAGE_UPLOAD_LIMIT_MB)

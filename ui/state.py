@@ -27,6 +27,7 @@ WEIGHTS_KEY = "cnnviz.weights"
 OWN_MODEL_KEY = "cnnviz.own_model"
 IMAGE_SOURCE_KEY = "cnnviz.image_source"
 FIT_KEY = "cnnviz.fit"
+TRAINED_MODEL_KEY = "cnnviz.trained_model"  # a ModelChoice trained on the Train page, used by every page
 
 # What the sidebar decided in this run.
 _MODEL = "cnnviz.state.model"
@@ -252,3 +253,14 @@ def uploaded_image(name: str, data: bytes) -> ImageChoice:
                          preview=preview_of(image))
     st.session_state[_IMAGE_MEMO] = (memo_key, choice)
     return choice
+
+
+# --- a model trained in this session (Train page) -----------------------------------------------
+def trained_model() -> ModelChoice | None:
+    """The model the Train page's "Explain this model" made current, or None."""
+    return st.session_state.get(TRAINED_MODEL_KEY)
+
+
+def use_trained_model(choice: ModelChoice | None) -> None:
+    """Button callback: make a trained model the model of every page (None: back to the pickers)."""
+    st.session_state[TRAINED_MODEL_KEY] = choice

@@ -85,3 +85,57 @@ def terminal_progress(label: str) -> Any:
         sys.stderr.flush()
 
     return progress
+
+
+# --- datasets (evaluate, embed, and the commands that train or audit on a dataset) ---------------
+SPLIT_CHOICES = ("test", "val", "train", "all")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, split: bool = True, seed: bool = True,
+                       batch_size: bool = True) -> None:
+    """--folder DIR | --zip FILE | --generated N, and --split, --seed, --batch-size (cnnviz.datasets);
+    a command with its own meaning for one of the last three turns it off."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", metavar="DIR",
+                        help="a folder with one subfolder of images per class (or a flat folder: unlabelled)")
+    source.add_argument("--zip", metavar="FILE", help="a .zip archive with the same layout")
+    source.add_argument("--generated", type=int, metavar="N",
+                        help="a generated demo shapes set: N images per class, with masks")
+    if split:
+        parser.add_argument("--split", choices=SPLIT_CHOICES, default="test",
+                            help="which part of the seeded 70/15/15 split to use (default: test)")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0,
+                            help="seed of the split (and of the generated set) (default 0)")
+    if batch_size:
+        parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+
+
+def dataset_from_args(args: argparse.Namespace, progress: Any = None) -> Any:
+    """The cnnviz.datasets.Dataset named by --folder / --zip / --generated."""
+    from cnnviz.datasets import generated, open_dataset
+
+    seed = getattr(args, "seed", 0) or 0
+    if args.generated is not None:
+        source: Any = generated(args.generated, seed=seed)
+    else:
+        source = args.folder if args.folder is not None else args.zip
+        if args.zip is not None and not Path(args.zip).is_file():
+            from cnnviz.errors import DatasetError
+
+            raise DatasetError(f"No zip file at {args.zip!r}: check the path.")
+    return open_dataset(source, seed=seed, progress=progress)
+
+
+def dataset_and_model(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The dataset (read first, so bad data fails before a model loads) and the LoadedModel."""
+    dataset = dataset_from_args(args, progress=terminal_progress("reading"))
+    return dataset, load_model_from_args(args)
+
+
+def report_skipped(dataset: Any) -> None:
+    """The dataset's skipped files and warnings on stderr, one line each (after the results)."""
+    for skipped in dataset.skipped:
+        print(f"skipped: {skipped.file}: {skipped.reason}", file=sys.stderr)
+    for warning in dataset.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
