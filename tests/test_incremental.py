@@ -162,3 +162,14 @@ def test_an_unknown_mode_is_a_clear_error() -> None:
     image = np.zeros((*loaded.input_size, 3), np.uint8)
     with pytest.raises(ParameterError, match="incremental must be one of auto, on, off"):
         one_pixel_attack(loaded, image, popsize=4, maxiter=1, incremental="fast")
+
+
+def test_auto_keeps_the_full_pass_for_a_graph_the_walker_cannot_take() -> None:
+    """Two image inputs: the walker cannot trace it, so "auto" must not break the method."""
+    keras.utils.set_random_seed(3)
+    first, second = keras.Input((16, 16, 3)), keras.Input((16, 16, 3))
+    merged = L.Add()([L.Conv2D(2, 3)(first), L.Conv2D(2, 3)(second)])
+    model = keras.Model([first, second], L.Dense(2)(L.Flatten()(merged)))
+    loaded = LoadedModel(name="two", model=model, input_size=(16, 16), class_names=("a", "b"),
+                         preprocess=lambda p: p, preprocessing="x", weights=None)
+    assert not worth_it(loaded, np.zeros((16, 16, 3), np.uint8), (2, 2))

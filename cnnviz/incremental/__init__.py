@@ -51,6 +51,7 @@ class _Compiled:
         index_spec = tf.TensorSpec([None], tf.int32)
         self.patched_function: Callable[..., tf.Tensor] | None = None
         self._specs = (patch_spec, index_spec)
+        self.untraceable = False  # set when tracing failed (worth_it)
         self._preprocess = preprocess
 
     def clean(self, image: np.ndarray) -> dict[str, tf.Tensor]:
@@ -108,9 +109,18 @@ def patched_logits(loaded_model: LoadedModel, image: np.ndarray, patches: np.nda
 
 
 def worth_it(loaded_model: LoadedModel, image: np.ndarray, patch_size: tuple[int, int]) -> bool:
-    """Whether incremental inference needs at most MAX_COST_SHARE of the full multiply-adds."""
+    """Whether incremental inference needs at most MAX_COST_SHARE of the full multiply-adds.
+
+    A model the walker cannot trace (a graph it was not written for) is not worth it: "auto" then
+    keeps the ordinary computation, which is what incremental inference only speeds up."""
     compiled = _compiled(loaded_model, patch_size)
-    return compiled.cost_share(compiled.clean(np.asarray(image, np.uint8))) <= MAX_COST_SHARE
+    if compiled.untraceable:
+        return False
+    try:
+        return compiled.cost_share(compiled.clean(np.asarray(image, np.uint8))) <= MAX_COST_SHARE
+    except Exception:  # noqa: BLE001  (an optimisation must never break the method it speeds up)
+        compiled.untraceable = True
+        return False
 
 
 def check_mode(mode: str) -> None:

@@ -55,6 +55,8 @@ def kind(layer: Any) -> str | None:
 def multiply_adds(layer: Any, output_shape: tuple[int, ...], input_channels: int) -> int:
     """Multiply-adds of a layer per image (convolutions and dense layers; others count 0)."""
     kind_of = type(layer)
+    if None in output_shape:
+        return 0
     if kind_of is L.Dense:
         return int(input_channels * layer.units)
     if kind_of not in (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D) or len(output_shape) != 3:

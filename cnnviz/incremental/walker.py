@@ -77,7 +77,9 @@ class Walker:
     def _step(self, node: Any, name: str, states: dict[int, State], repeated: bool) -> list[State]:
         inputs = [states[id(x)] for x in node.input_tensors]
         operation = node.operation
-        shape = tuple(node.outputs[0].shape[1:]) if node.outputs else ()
+        # The clean pass knows every spatial size, also where the model leaves it open (None).
+        shape = (tuple(self.clean[name].shape[1:]) if name in self.clean
+                 else tuple(node.outputs[0].shape[1:]) if node.outputs else ())
         macs = layers.multiply_adds(operation, shape, int(node.input_tensors[0].shape[-1])
                                     if node.input_tensors else 0)
         self.cost[1] += macs
