@@ -17,7 +17,9 @@ from cnnviz.errors import CancelledError, CnnvizError
 from cnnviz.graph import spatial_layer_names
 from cnnviz.render import datasets as render_datasets
 from cnnviz.render import inside as render_inside
+from cnnviz.explanation import METHODS
 from ui import dataset_charts, dataset_engine, dataset_state, progress, state
+from ui.audit_view import show_audit
 from ui.dataset_state import DatasetChoice
 from ui.downloads import download_png, png_bytes
 from ui.errors import show_error, user_errors
@@ -25,6 +27,7 @@ from ui.errors import show_error, user_errors
 DATASET_UPLOAD_LIMIT_MB = 1024  # also server.maxUploadSize in .streamlit/config.toml
 ZIP, GENERATED = "zip", "generated"
 SOURCE_LABELS = {ZIP: "Upload a zip", GENERATED: "Generated shapes"}
+AUDIT_METHODS = ("gradcam", "gradcam++", "layercam", "saliency", "integrated_gradients")
 SPLIT_LABELS = {"all": "All images", "test": "The test split only"}
 PROJECTION_LABELS = {"pca": "PCA (fast, linear)", "tsne": "t-SNE (local neighbours)", "umap": "UMAP"}
 SAMPLES_PER_CLASS = 8
@@ -379,6 +382,36 @@ def _embedding(model, choice: DatasetChoice, split: str) -> None:
                  f"embedding-{model.loaded.name}-{choice.sha256[:8]}.png", key="dataset.download.map")
 
 
+# --- audit --------------------------------------------------------------------------------------
+def _audit(model, choice: DatasetChoice, split: str) -> None:
+    st.subheader("Audit a class (SpRAy)", divider="gray")
+    st.caption("Clusters the heatmaps of every image of one class (Spectral Relevance Analysis, Lapuschkin "
+               "et al., Nature Communications 2019): images the model recognises by the same evidence fall "
+               "together. A small cluster far from the rest deserves a look: it may be a shortcut, like the "
+               "copyright tag the winning PASCAL VOC model read on horse photos. The Clever Hans lab plants "
+               "such a cue and finds it again.")
+    if not choice.dataset.labelled:
+        st.info("An audit looks at one class at a time: it needs one folder per class.",
+                icon=":material/label_off:")
+        return
+    columns = st.columns(2)
+    class_name = columns[0].selectbox("Class to audit", choice.dataset.class_names, key="dataset.audit_class")
+    method = columns[1].selectbox("Heatmap method", AUDIT_METHODS, key="dataset.audit_method",
+                                  format_func=lambda name: METHODS[name].title,
+                                  help="The heatmaps that are clustered; Grad-CAM is the fastest.")
+    if not progress.requested("dataset.audit", (model.key, choice.sha256, split, class_name, method),
+                              label="Audit the class"):
+        return
+    try:
+        with progress.progress_bar("Explaining every image of the class", key="dataset.audit") as bar:
+            result, images = dataset_engine.class_audit(model, choice, split, class_name, method, progress=bar)
+    except CnnvizError as error:  # e.g. too few images of the class to cluster
+        show_error(error)
+        return
+    show_audit(result, images, key="dataset.audit_view", dataset_name=choice.dataset.name,
+               model_name=model.label, on_member=dataset_state.pick_image)
+
+
 # --- the page -----------------------------------------------------------------------------------
 dataset_state.switch_if_picked()
 st.title("Dataset")
@@ -394,6 +427,7 @@ split = st.radio("Images to use", tuple(SPLIT_LABELS), format_func=SPLIT_LABELS.
                       "training pages hold out. A model that never saw these images can be judged on all.")
 _evaluation(model, choice, split)
 _embedding(model, choice, split)
+_audit(model, choice, split)
 
 with st.expander("How to read this", expanded=False):
     st.markdown(

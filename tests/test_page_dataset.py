@@ -119,6 +119,27 @@ def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: 
     labels = [b.label for b in at.get("download_button")]
     assert "Download the map (PNG)" in labels
 
+    # The SpRAy audit of one class: 6 images are too few to cluster (a message), 10 fall into clusters,
+    # and a member opens on the Heatmaps page.
+    at.selectbox(key="dataset.audit_class").set_value("star").run()
+    next(b for b in at.button if b.label == "Audit the class").click().run()
+    assert not at.exception and at.error and "at least 8" in at.error[0].value, messages(at)
+    at.number_input(key="dataset.gen_count").set_value(10).run()
+    next(b for b in at.button if b.label == "Use this generated set").click().run()
+    at.selectbox(key="dataset.audit_class").set_value("star").run()
+    next(b for b in at.button if b.label == "Audit the class").click().run()
+    assert not at.exception and not at.error, messages(at)
+    clusters = [e.label for e in at.expander if e.label.startswith("Cluster ")]
+    assert clusters and sum(int(label.split(": ")[1].split(" ")[0]) for label in clusters) == 10, clusters
+    next(b for b in at.button if b.key and b.key.startswith("dataset.audit_view.open.")).click().run()
+    assert not at.exception, messages(at)
+    assert at.title[0].value == "Heatmaps", messages(at)
+    assert any(c.startswith("generated/star/") for c in _captions(at.sidebar)), _captions(at.sidebar)
+    at.switch_page(PAGE).run()
+    at.segmented_control(key="dataset.source").set_value("generated").run()
+    at.number_input(key="dataset.gen_count").set_value(6).run()
+    next(b for b in at.button if b.label == "Use this generated set").click().run()
+
     # Typed errors are messages, never tracebacks; the generated set stays chosen meanwhile.
     at.segmented_control(key="dataset.source").set_value("zip").run()
     write_drawn_folder(tmp_path, PER_CLASS, ("circle",))  # photos/circle/...: a labelled task with one class

@@ -29,6 +29,7 @@ EVALUATION_CACHE_ENTRIES = 8
 EMBEDDING_CACHE_ENTRIES = 8
 THUMBNAIL_CACHE_ENTRIES = 16
 IMAGE_CACHE_ENTRIES = 128
+AUDIT_CACHE_ENTRIES = 4
 THUMBNAIL_SIDE = 48  # pixels: the embedding map's thumbnails and the sample grid's tiles are made from these
 HEATMAP_METHOD = "gradcam"
 HEATMAP_FIT = "crop"  # what cnnviz.datasets uses to fit images to the model (Dataset.batches' default)
@@ -105,3 +106,20 @@ def heatmap(model: ModelChoice, choice: DatasetChoice, index: int, class_index: 
     """Grad-CAM of dataset image ``index`` for ``class_index``, cached by ``ui.engine``."""
     return engine.explain(model, dataset_image(choice, index), HEATMAP_METHOD, int(class_index),
                           fit=HEATMAP_FIT)
+
+
+@st.cache_data(max_entries=AUDIT_CACHE_ENTRIES, show_spinner=False)
+def _audit(model_key: str, dataset_sha256: str, split: str, class_name: str, method: str, _loaded: Any,
+           _dataset: Dataset, _progress: Any = None) -> tuple[Any, dict[int, np.ndarray]]:
+    from cnnviz.audit import audit, member_images
+
+    result = audit(_loaded, _dataset, class_name, method, split=split, progress=_progress)
+    return result, member_images(result, _dataset, _loaded.input_size)
+
+
+def class_audit(model: ModelChoice, choice: DatasetChoice, split: str, class_name: str, method: str,
+                progress: Any = None) -> tuple[Any, dict[int, np.ndarray]]:
+    """The SpRAy audit of one class of the dataset (``cnnviz.audit.audit``) and the images of its
+    clusters' typical members, computed once per input."""
+    return _audit(model.key, choice.sha256, split, class_name, method, model.loaded, choice.dataset,
+                  _progress=progress)
