@@ -119,7 +119,8 @@ def _batches(images: np.ndarray, *targets: np.ndarray, shuffle_seed: int | None 
     return data.batch(BATCH_SIZE).map(lambda x, *rest: (tf.cast(x, tf.float32), *rest)).prefetch(2)
 
 
-def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of a logits model on raw-pixel images (the demo training scripts' one measure)."""
     logits = model.predict(images.astype(np.float32), batch_size=256, verbose=0)
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
@@ -204,7 +205,7 @@ def train_demo(
         for batch in _batches(images, labels, _cell_targets(masks, cells), shuffle_seed=seed):
             totals += [float(value) for value in step(*batch)]
         classification, pointing, correct = totals / steps_per_epoch
-        val_accuracy = _accuracy(model, val_images, val_labels)
+        val_accuracy = accuracy(model, val_images, val_labels)
         say(
             f"epoch {epoch + 1}/{epochs}: cross-entropy {classification:.4f}, pointing loss {pointing:.4f}, "
             f"train acc {correct:.4f}, val acc {val_accuracy:.4f}, {time.perf_counter() - start:.0f}s"
@@ -214,7 +215,7 @@ def train_demo(
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
     test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED)
-    test_accuracy = _accuracy(model, test_images, test_labels)
+    test_accuracy = accuracy(model, test_images, test_labels)
     pointing_samples = min(POINTING_SAMPLES, test_samples)
     maps = class_activation_maps(model, test_images[:pointing_samples])
     pointing_rate = float(np.mean(pointing_game_hits(maps, test_masks[:pointing_samples])))

@@ -33,6 +33,7 @@ from cnnviz.demo.digits import (  # noqa: E402
     generate_digits,
 )
 from cnnviz.demo.lenet import LENET_WEIGHTS_PATH, build_lenet  # noqa: E402
+from cnnviz.demo.train import accuracy, metadata_path_for  # noqa: E402
 from cnnviz.errors import ParameterError  # noqa: E402
 
 DEFAULT_EPOCHS = 10
@@ -71,11 +72,6 @@ def gray(images: np.ndarray) -> np.ndarray:
     return images[..., :1].astype(np.float32)
 
 
-def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
-    logits = model.predict(gray(images), batch_size=512, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=1) == labels))
-
-
 def train_lenet(epochs: int = DEFAULT_EPOCHS, samples_per_epoch: int = DEFAULT_SAMPLES_PER_EPOCH,
                 out: Path | str = LENET_WEIGHTS_PATH, verbose: bool = True, *,
                 val_samples: int = VAL_SAMPLES, test_samples: int = TEST_SAMPLES) -> LenetReport:
@@ -102,7 +98,7 @@ def train_lenet(epochs: int = DEFAULT_EPOCHS, samples_per_epoch: int = DEFAULT_S
     for epoch, seed in enumerate(train_seeds):
         images, labels, _ = generate_digits(samples_per_epoch, seed)
         history = model.fit(gray(images), labels, batch_size=BATCH_SIZE, epochs=1, verbose=0)
-        val_accuracy = accuracy(model, val_images, val_labels)
+        val_accuracy = accuracy(model, gray(val_images), val_labels)
         say(f"epoch {epoch + 1}/{epochs}: loss {history.history['loss'][-1]:.4f}, train acc "
             f"{history.history['accuracy'][-1]:.4f}, val acc {val_accuracy:.4f}, "
             f"{time.perf_counter() - start:.0f}s")
@@ -110,7 +106,7 @@ def train_lenet(epochs: int = DEFAULT_EPOCHS, samples_per_epoch: int = DEFAULT_S
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
     test_images, test_labels, _ = generate_digits(test_samples, TEST_SEED)
-    test_accuracy = accuracy(model, test_images, test_labels)
+    test_accuracy = accuracy(model, gray(test_images), test_labels)
     report = LenetReport(
         class_names=DIGIT_CLASSES, image_size=DIGIT_IMAGE_SIZE, epochs=epochs,
         samples_per_epoch=samples_per_epoch, batch_size=BATCH_SIZE, train_seeds=train_seeds,
@@ -120,7 +116,7 @@ def train_lenet(epochs: int = DEFAULT_EPOCHS, samples_per_epoch: int = DEFAULT_S
         weights_bytes=out.stat().st_size, keras_version=keras.__version__,
         tensorflow_version=tf.__version__, python_version=platform.python_version(),
     )
-    metadata = out.with_name(out.name.removesuffix(".weights.h5") + ".json")
+    metadata = metadata_path_for(out)
     metadata.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     say(f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {test_accuracy:.4f} "
         f"(seed {TEST_SEED}); wrote {out} ({report.weights_bytes:,} bytes) and {metadata}")
