@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 METHOD_NAMES = ("gradcam", "gradcam++", "cam", "scorecam", "layercam", "occlusion", "saliency", "smoothgrad",
-                "integrated_gradients", "guided_gradcam")  # kept equal to cnnviz.explanation.METHODS (tested)
+                "integrated_gradients", "guided_gradcam", "xgradcam", "hirescam", "gradcam_elementwise",
+                "eigencam", "ablationcam", "fem", "gradient_input", "vargrad", "squaregrad", "guided_backprop",
+                "deconvnet", "rise", "sobol", "hsic", "lime", "kernel_shap",
+                "lrp")  # kept equal to cnnviz.explanation.METHODS (tested)
 COLORMAP_NAMES = ("viridis", "inferno", "magma", "jet", "turbo", "hot")  # = cnnviz.render.COLORMAPS (tested)
 
 

@@ -15,11 +15,13 @@ import numpy as np
 
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
+    FORGRAD,
     Maps,
     Method,
     Request,
     batches,
     check_choice,
+    check_forgrad,
     check_positive_int,
     clean_pass,
     input_gradients,
@@ -27,13 +29,15 @@ from cnnviz.methods.core import (
 from cnnviz.models import LoadedModel
 from cnnviz.progress import report
 
-BASELINES = ("black", "grey", "white", "blur", "noise")
+#: "model_zero" is the image whose preprocessed input is 0 (Xplique's baseline, in the model's input space).
+BASELINES = ("black", "grey", "white", "blur", "noise", "model_zero")
 DEFAULT_STEPS = 32
 MAX_STEPS = 1024
 GREY = 128.0
 #: Gaussian blur sigma of the "blur" baseline, as a fraction of the image's shorter side.
 BLUR_SIGMA_FRACTION = 1 / 16
-DEFAULTS = {"steps": DEFAULT_STEPS, "baseline": "black", "batch_size": DEFAULT_BATCH_SIZE, "seed": 0}
+DEFAULTS = {"steps": DEFAULT_STEPS, "baseline": "black", "batch_size": DEFAULT_BATCH_SIZE, "seed": 0,
+            FORGRAD: None}
 
 
 def baseline_image(pixels: np.ndarray, baseline: str, seed: int = 0) -> np.ndarray:
@@ -50,6 +54,14 @@ def baseline_image(pixels: np.ndarray, baseline: str, seed: int = 0) -> np.ndarr
     return cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
+def model_zero_image(loaded_model: LoadedModel) -> np.ndarray:
+    """The raw pixels (float32, input size) that the model's (affine) preprocessing maps to 0."""
+    height, width = loaded_model.input_size
+    zero = np.asarray(loaded_model.preprocess(np.zeros((1, height, width, 3), np.float32)), np.float32)
+    one = np.asarray(loaded_model.preprocess(np.ones((1, height, width, 3), np.float32)), np.float32)
+    return (-zero / np.where(one != zero, one - zero, 1.0))[0]
+
+
 def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
     """Per-pixel, per-colour attributions (n, h, w, 3), trapezoidal rule over ``steps`` intervals."""
     params = request.params
@@ -61,7 +73,8 @@ def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
     total = len(request.pixels) * (steps + 1)
     for index, pixels in enumerate(request.pixels):
         image = pixels.astype(np.float32)
-        start = baseline_image(pixels, params["baseline"], params["seed"])
+        start = (model_zero_image(request.loaded_model) if params["baseline"] == "model_zero"
+                 else baseline_image(pixels, params["baseline"], params["seed"]))
         mean_gradient = np.zeros(image.shape, np.float32)
         for part in batches(steps + 1, batch_size):
             path = start[None] + alphas[part, None, None, None] * (image - start)[None]
@@ -84,11 +97,13 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     check_positive_int(params, "batch_size")
     check_choice(params, "baseline", BASELINES)
     check_positive_int(params, "seed", minimum=0)
+    check_forgrad(params)
 
 
 METHOD = Method(
     name="integrated_gradients", title="Integrated Gradients", compute=integrated_gradients,
-    uses_layer=False, defaults=DEFAULTS, check=check, progress=True,
+    uses_layer=False, defaults=DEFAULTS, check=check, progress=True, signed=True,
+    choices={"baseline": BASELINES},
     citation="Sundararajan et al., Axiomatic Attribution for Deep Networks, ICML 2017",
     about=("Follows a straight path from a baseline image (black by default) to the photo and adds up "
            "the gradients on the way; the attributions add up to the change in the class score. The "
