@@ -23,11 +23,48 @@ TOP = 5
 COLUMNS = 3
 OTHER_CLASS = -1
 DEFAULT_METHODS = ["gradcam", "gradcam++", "occlusion"]
-TUNABLE = ("occlusion", "scorecam", "smoothgrad", "integrated_gradients")  # methods with settings here
+#: Parameters that change how a map is computed, not what it shows: not offered as settings.
+NOT_SETTINGS = ("batch_size",)
+#: Parameters whose default None means "off" / "all": a 0 in the widget stands for None.
+NONE_AS_ZERO = {"forgrad": "FORGrad bandwidth (0 = off)", "top_k": "Top-k channels (0 = all)"}
+
+
+def _tunable(name: str) -> bool:
+    return any(param not in NOT_SETTINGS for param in METHODS[name].defaults)
+
+
+def _generic_params(name: str, skip: set[str]) -> dict[str, Any]:
+    """Widgets for a method's parameters from its defaults and choices (all methods but the four above)."""
+    method = METHODS[name]
+    wanted = [(p, d) for p, d in method.defaults.items() if p not in NOT_SETTINGS and p not in skip]
+    values: dict[str, Any] = {}
+    columns = st.columns(3)
+    for position, (param, default) in enumerate(wanted):
+        column, key = columns[position % 3], f"heatmaps.{name}.{param}"
+        label = param.replace("_", " ").capitalize()
+        if param in method.choices:
+            options = list(method.choices[param])
+            values[param] = column.selectbox(label, options, index=options.index(default), key=key)
+        elif param in NONE_AS_ZERO:
+            chosen = int(column.number_input(NONE_AS_ZERO[param], 0, 4096, 0, key=key))
+            values[param] = chosen or None
+        elif isinstance(default, bool):
+            values[param] = column.toggle(label, default, key=key)
+        elif isinstance(default, int):
+            values[param] = int(column.number_input(label, 0, 100_000, default, key=key))
+        elif isinstance(default, float):
+            values[param] = float(column.number_input(label, value=default, format="%g", key=key))
+    return values
 
 
 def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
     """The widgets of one method's own parameters (defaults from the method)."""
+    specific = _specific_params(name, loaded)
+    return {**specific, **_generic_params(name, set(specific))}
+
+
+def _specific_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
+    """Hand-made widgets of the first four tunable methods (their keys are kept for sessions and tests)."""
     side = min(loaded.input_size)
     columns = st.columns(3)
     if name == "occlusion":
@@ -53,6 +90,11 @@ def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
                                                      key="heatmaps.steps")),
                 "baseline": columns[1].selectbox("Baseline", integrated_gradients.BASELINES,
                                                  key="heatmaps.baseline")}
+    if name in ("vargrad", "squaregrad"):
+        return {"samples": int(columns[0].number_input("Noisy copies", 1, smoothgrad.MAX_SAMPLES,
+                                                       smoothgrad.DEFAULT_SAMPLES, key=f"heatmaps.{name}.samples")),
+                "noise": float(columns[1].slider("Noise (share of the pixel range)", 0.0, 0.5,
+                                                 smoothgrad.DEFAULT_NOISE, key=f"heatmaps.{name}.noise"))}
     return {}
 
 
@@ -94,7 +136,7 @@ on_photo = columns[2].toggle("Draw on the full image", key="heatmaps.on_photo",
                              help="Off: the overlay covers what the model sees (the resized, cropped input).")
 
 params: dict[str, dict[str, Any]] = {}
-tuned = [name for name in chosen if name in TUNABLE]
+tuned = [name for name in chosen if _tunable(name)]
 if tuned:
     with st.expander("Method settings"):
         for name in tuned:

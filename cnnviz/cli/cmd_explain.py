@@ -21,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain", help="heatmap of what in an image made the model predict a class",
         description="Draw a heatmap (Grad-CAM, CAM, Score-CAM, occlusion, saliency...) over the image. "
                     "Method parameters go in --param NAME=VALUE, e.g. --param patch_size=32 "
-                    "--param fill=blur for occlusion, --param top_k=64 for Score-CAM.")
+                    "--param fill=blur for occlusion, --param top_k=64 for Score-CAM, --param samples=500 "
+                    "--param grid_size=7 for RISE, --param designs=32 for Sobol, --param segments=50 for LIME "
+                    "and KernelSHAP, --param rule=epsilon_plus_flat for LRP, --param forgrad=15 (FORGrad "
+                    "low-pass) on any gradient method; cnnviz.explanation.METHODS[name].defaults lists "
+                    "every method's parameters.")
     parser.add_argument("image", metavar="IMAGE", help="image file")
     add_model_arguments(parser)
     parser.add_argument("--method", default="gradcam", metavar="METHOD",
