@@ -500,8 +500,48 @@ def cascading_randomisation(loaded_model: LoadedModel, heatmap: Heatmap, layers:
     return RandomisationCurve(tuple(order), np.array(correlations), np.array(ssims))
 
 
+# --- what the app shows ------------------------------------------------------------------------------
+#: Subsets MuFidelity draws for a badge (one model run each).
+BADGE_MU_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class MapMetrics:
+    """The cheap figures shown beside each map: MuFidelity, complexity and sparseness."""
+
+    mu_fidelity: float
+    complexity: float
+    sparseness: float
+
+
+def map_metrics(loaded_model: LoadedModel, heatmap: Heatmap, samples: int = BADGE_MU_SAMPLES) -> MapMetrics:
+    """MuFidelity (``samples`` subsets), complexity and sparseness of a heatmap's drawn map."""
+    fidelity = mu_fidelity(loaded_model, heatmap.image, heatmap.heatmap, heatmap.class_index, samples=samples)
+    return MapMetrics(fidelity, complexity(heatmap.heatmap), sparseness(heatmap.heatmap))
+
+
+@dataclass(frozen=True)
+class DeepChecks:
+    """The checks that explain the image again (stability, random logit, randomisation) and ROAD."""
+
+    road: RoadCurves
+    stability: Stability
+    random_logit: RandomLogit
+    randomisation: RandomisationCurve
+
+
+def deep_checks(loaded_model: LoadedModel, heatmap: Heatmap, stability_samples: int = 4,
+                progress: ProgressCallback | None = None) -> DeepChecks:
+    """ROAD, stability, the random-logit test and cascading randomisation of one heatmap."""
+    curves = road(loaded_model, heatmap.image, heatmap.heatmap, heatmap.class_index)
+    steady = stability(loaded_model, heatmap, samples=stability_samples)
+    logit = random_logit(loaded_model, heatmap)
+    curve = cascading_randomisation(loaded_model, heatmap, progress=progress)
+    return DeepChecks(curves, steady, logit, curve)
+
+
 __all__ = ["pointing_hits", "pointing_rate", "deletion_insertion", "DeletionInsertion", "confidence_change",
            "ConfidenceChange", "faithfulness", "Faithfulness", "rank_correlation", "randomized_model",
            "blurred", "mu_fidelity", "stability", "Stability", "road", "RoadCurves", "noisy_linear_imputation",
            "complexity", "sparseness", "random_logit", "RandomLogit", "cascading_randomisation",
-           "RandomisationCurve"]
+           "RandomisationCurve", "map_metrics", "MapMetrics", "deep_checks", "DeepChecks"]

@@ -101,9 +101,11 @@ for row in rows:
                 continue
             heatmaps.append(result)
             scores.append(engine.faithfulness_of(row, image, result))
+            figures = engine.map_metrics_of(row, image, result)
             cell.image(render.heatmap_overlay(result, None, colormap), width="stretch",
                        caption=f"{result.seconds:.2f} s · deletion {scores[-1].deletion:.2f} · "
-                               f"insertion {scores[-1].insertion:.2f}")
+                               f"insertion {scores[-1].insertion:.2f} · µ-fidelity {figures.mu_fidelity:.2f}"
+                               f" · Gini {figures.sparseness:.2f}")
         if heatmaps:
             sections.append(ReportSection(row.label, top.predictions, heatmaps, scores))
         if row.random_weights:
@@ -127,7 +129,10 @@ with st.expander("What comparing shows, and its limits"):
         "disagree, at least one of them is showing its own bias (gradients are noisy, CAM maps are as "
         "coarse as the layer's grid, occlusion depends on the patch size and fill). The deletion / "
         "insertion figures under each map say which one the model itself agrees with (lower deletion, "
-        "higher insertion is better; Petsiuk et al., RISE, 2018).\n\n"
+        "higher insertion is better; Petsiuk et al., RISE, 2018); µ-fidelity says how well the map "
+        "predicts the score drop of blanking random cells (higher is better; Bhatt et al., 2020) and "
+        "Gini how concentrated it is. The Heatmaps page has more checks (ROAD, stability, random "
+        "logit, model randomisation).\n\n"
         "**Models.** Each row explains that model's own top class: two models can be right for "
         "different reasons, or both wrong in the same place. Models with random weights show the "
         "architecture's bias only (Adebayo et al., Sanity Checks for Saliency Maps, 2018).\n\n"

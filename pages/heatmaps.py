@@ -8,9 +8,10 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import render
+from cnnviz.render import sanity
 from cnnviz.errors import CnnvizError
 from cnnviz.explanation import METHODS, Heatmap
-from cnnviz.faithfulness import Faithfulness
+from cnnviz.faithfulness import DeepChecks, Faithfulness
 from cnnviz.graph import default_target_layer, spatial_layer_names
 from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
 from cnnviz.models import LoadedModel
@@ -191,6 +192,9 @@ for position, name in enumerate(shown, start=1):
             scores[name] = engine.faithfulness_of(model, image, result)
             st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")
             st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
+            figures = engine.map_metrics_of(model, image, result)
+            st.badge(f"µ-fidelity {figures.mu_fidelity:.2f} · complexity {figures.complexity:.2f} · "
+                     f"Gini {figures.sparseness:.2f}", color="gray", icon=":material/functions:")
         download_png("Download (PNG)",
                      lambda r=result: render.heatmap_overlay(r, original, colormap, opacity),
                      file_name=f"{name}-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
@@ -218,6 +222,43 @@ if shown:
         hits = [METHODS[n].title for n in shown if image.mask.flat[int(np.argmax(results[n].heatmap))]]
         st.caption(f"Ground truth: the peak lies on the {image.class_name} for {len(hits)} of {len(shown)} "
                    f"methods{': ' + ', '.join(hits) if hits else ''}.")
+checkable = [name for name in shown if not METHODS[name].progress]
+if checkable:
+    with st.expander("More checks: ROAD, stability, random logit, model randomisation"):
+        st.caption("Each check explains the image again (noisy copies, another class, a model randomised "
+                   "layer by layer from the output down), so it takes a while; methods that run the model "
+                   "many times are left out.")
+        checks_key = (model.key, image.sha256, tuple(tuple(_inputs(name).values()) for name in checkable))
+        if progress.requested("heatmaps.checks", checks_key, label="Run the checks"):
+            checks: dict[str, DeepChecks] = {}
+            for name in checkable:
+                try:
+                    with progress.progress_bar(f"Checking {METHODS[name].title}",
+                                               key=f"heatmaps.checks.{name}") as bar:
+                        checks[name] = engine.deep_checks_of(model, image, results[name], progress=bar)
+                except CnnvizError as error:
+                    show_error(error, METHODS[name].title)
+            if checks:
+                st.table({
+                    "method": [METHODS[n].title for n in checks],
+                    "ROAD MoRF (lower better)": [f"{c.road.morf_mean:.2f}" for c in checks.values()],
+                    "ROAD LeRF (higher better)": [f"{c.road.lerf_mean:.2f}" for c in checks.values()],
+                    "stability (lower better)": [f"{c.stability.average:.2f}" for c in checks.values()],
+                    "max-sensitivity": [f"{c.stability.maximum:.2f}" for c in checks.values()],
+                    "random-logit SSIM (lower better)": [f"{c.random_logit.similarity:.2f}"
+                                                         for c in checks.values()],
+                    "rank corr. all layers random": [f"{c.randomisation.rank_correlations[-1]:.2f}"
+                                                     for c in checks.values()],
+                })
+                curves = [(METHODS[n].title, c.randomisation) for n, c in checks.items()]
+                st.image(sanity.randomisation_curve(curves), width="stretch",
+                         caption="Cascading model randomisation (Adebayo et al., 2018): a map that "
+                                 "explains the model must drift away as its layers are re-drawn.")
+                download_png("Download the randomisation curve (PNG)",
+                             lambda: sanity.randomisation_curve(curves),
+                             file_name=f"randomisation-{loaded.name}-{image.sha256[:8]}.png",
+                             key="heatmaps.download.randomisation")
+
 if model.random_weights:
     st.warning("This model has random weights: its heatmaps explain nothing learned.",
                icon=":material/shuffle:")
@@ -232,6 +273,13 @@ with st.expander("What each method shows, and its limits", expanded=False):
         "blurred image (higher is better) (Petsiuk et al., RISE, 2018). Confidence drop: how much less "
         "sure the model is of the image multiplied by the map (lower is better; Chattopadhay et al., "
         "2018).\n\n"
+        "**The grey badge.** µ-fidelity: how well the map's values predict the score drop when random "
+        "groups of cells are blanked (correlation, higher is better; Bhatt et al., 2020). Complexity: "
+        "the entropy of the map (0 = one spot, 1 = spread everywhere). Gini: its sparseness (higher = "
+        "more concentrated). **More checks.** ROAD removes pixels by filling them from their "
+        "neighbours, most (MoRF) or least (LeRF) relevant first (Rong et al., 2022); stability is how "
+        "much the map moves under faint noise; the random-logit test compares with the map of another "
+        "class (Sixt et al., 2020).\n\n"
         "**In general.** A heatmap shows where the evidence is, not what it is or why. Bright areas are "
         "relative to the rest of this map only: every map is scaled to its own maximum. Maps of different "
         "classes can look alike when the model looks at the same object for both."
