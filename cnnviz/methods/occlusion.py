@@ -31,7 +31,9 @@ from cnnviz.methods.core import (
 from cnnviz.models import LoadedModel
 from cnnviz.progress import report
 
-FILLS = ("grey", "mean", "blur", "zero")
+#: "model_zero": the pixels the model's preprocessing maps to 0 (Xplique's occlusion_value=0 and
+#: ref_value=0), rounded to whole pixel values.
+FILLS = ("grey", "mean", "blur", "zero", "model_zero")
 #: Patch side as a fraction of the image's shorter side when patch_size is None (28 px at 224).
 DEFAULT_PATCH_FRACTION = 1 / 8
 #: Stride as a fraction of the patch when stride is None (patches overlap by half).
@@ -65,8 +67,12 @@ def positions(length: int, patch: int, stride: int) -> np.ndarray:
     return np.array(starts, np.int32)
 
 
-def fill_image(pixels: np.ndarray, fill: str, patch: int) -> np.ndarray:
+def fill_image(pixels: np.ndarray, fill: str, patch: int, loaded_model: LoadedModel | None = None) -> np.ndarray:
     """What an occluded patch shows instead of the image (uint8, the image's shape)."""
+    if fill == "model_zero":
+        from cnnviz.methods.integrated_gradients import model_zero_image
+
+        return np.clip(np.round(model_zero_image(loaded_model)), 0, 255).astype(np.uint8)
     if fill == "grey":
         return np.full(pixels.shape, GREY, np.uint8)
     if fill == "zero":
@@ -110,7 +116,7 @@ def occlusion(request: Request) -> Maps:
     report(request.progress, 0, total)
     for index, pixels in enumerate(request.pixels):
         image = tf.constant(pixels, tf.uint8)
-        fill = tf.constant(fill_image(pixels, params["fill"], patch))
+        fill = tf.constant(fill_image(pixels, params["fill"], patch, loaded_model))
         logits = np.empty((len(corners), loaded_model.num_classes), np.float32)
         for part in batches(len(corners), params["batch_size"]):
             with loaded_model.lock:

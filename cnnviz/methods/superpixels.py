@@ -38,7 +38,7 @@ def coalition_scores(loaded_model: LoadedModel, pixels: np.ndarray, labels: np.n
                      progress: ProgressCallback | None, done: int, total: int, image: int) -> np.ndarray:
     """The class score of each coalition (hidden superpixels show the fill), batched."""
     patch = max(1, int(np.sqrt(labels.size / max(1, labels.max() + 1))))
-    fill = fill_image(pixels, params["fill"], patch)
+    fill = fill_image(pixels, params["fill"], patch, loaded_model)
 
     def masks(part: slice) -> np.ndarray:
         return coalitions[part][:, labels].astype(np.float32)  # (batch, height, width)
