@@ -139,7 +139,7 @@ def cases(loaded: LoadedModel, small: bool) -> list[tuple[str, bool, dict[str, A
          lambda s: VarGrad(model, nb_samples=samples["grad"], noise=sigma, reducer="mean"), same, "raw"),
         ("squaregrad", True, {"samples": samples["grad"], "noise": NOISE},
          lambda s: SquareGrad(model, nb_samples=samples["grad"], noise=sigma, reducer="mean"), same, "raw"),
-        ("rise", True, {"samples": samples["rise"], "grid_size": 7, "score": "logit"},
+        ("rise", True, {"samples": samples["rise"], "grid_size": 7, "score": "logit", "normalise": "masks"},
          lambda s: Rise(model, nb_samples=samples["rise"], grid_size=7, preservation_probability=0.5), same, "raw"),
         ("sobol", True, {"grid_size": 8, "designs": samples["designs"], "score": "logit"},
          lambda s: SobolAttributionMethod(model, grid_size=8, nb_design=samples["designs"]), same, "raw"),

@@ -198,7 +198,7 @@ def _build_input_gradient(loaded_model: LoadedModel, backward: str, model_space:
         def logits_of(inputs: tf.Tensor) -> tf.Tensor:
             return forward(inputs)[1]
 
-    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC], autograph=False)  # see lrp.py
     def input_gradient(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
         with tf.GradientTape() as tape:
             tape.watch(pixels)

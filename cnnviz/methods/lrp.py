@@ -67,7 +67,23 @@ def _stabilised(z: tf.Tensor, epsilon: float) -> tf.Tensor:
 
 
 def _transposed(layer: Any, x: tf.Tensor, kernel: tf.Tensor, signal: tf.Tensor) -> tf.Tensor:
-    """W^T applied to ``signal``: the gradient of the bias-free affine map at ``x`` (it is linear)."""
+    """W^T applied to ``signal``: the gradient of the bias-free affine map at ``x`` (it is linear).
+
+    Dense, Conv2D and DepthwiseConv2D use the transposed operation directly (fast to trace); other
+    convolutions take the gradient of the affine map.
+    """
+    inner = getattr(layer, "dense", layer)
+    if isinstance(inner, keras.layers.Dense) and len(x.shape) == 2:
+        return tf.matmul(signal, kernel, transpose_b=True)
+    if isinstance(inner, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and getattr(
+            inner, "groups", 1) == 1 and inner.data_format == "channels_last":
+        strides = (1, *inner.strides, 1)
+        dilations = (1, *inner.dilation_rate, 1)
+        padding = inner.padding.upper()
+        if isinstance(inner, keras.layers.DepthwiseConv2D):
+            return tf.nn.depthwise_conv2d_backprop_input(tf.shape(x), kernel, signal, strides, padding,
+                                                         dilations=dilations)
+        return tf.nn.conv2d_transpose(signal, kernel, tf.shape(x), strides, padding, dilations=dilations)
     with tf.GradientTape() as tape:
         tape.watch(x)
         z = affine(layer, x, kernel, use_bias=False)
@@ -271,7 +287,9 @@ class _Hook:
 def _build_relevance(loaded_model: LoadedModel, params: dict[str, Any]) -> Callable[..., Any]:
     forward = replay_function(loaded_model, [], call_hook=_Hook(loaded_model, params))
 
-    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
+    # autograph off: the replay and the rules have no tensor-dependent Python control flow, and
+    # converting them made tracing MobileNetV2 several times slower
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC], autograph=False)
     def relevance(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
         inputs = loaded_model.preprocess(pixels)
         with tf.GradientTape() as tape:

@@ -6,6 +6,8 @@ Each mask is a random ``grid_size`` x ``grid_size`` grid of cells kept with prob
 shift, as in the paper. The map is sum_i score_i M_i / (samples * keep). Masks multiply the model's
 input (the removed part becomes the preprocessing's zero, as in RISE's and Xplique's code); the
 score is the class probability (``score="logit"``: the logit, as Xplique on a logits model).
+``normalise="masks"`` divides each pixel by how often the masks kept it instead of samples * keep
+(Xplique's variant; it removes the masks' uneven coverage near the borders).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from cnnviz.methods.core import (
     Maps,
     Method,
     Request,
+    EPSILON,
     batches,
+    check_choice,
     check_number,
     check_positive_int,
     clean_pass,
@@ -32,8 +36,9 @@ from cnnviz.progress import report
 DEFAULT_SAMPLES = 2000
 MAX_SAMPLES = 20000
 DEFAULT_GRID = 7
+NORMALISATIONS = ("samples", "masks")
 DEFAULTS = {"samples": DEFAULT_SAMPLES, "grid_size": DEFAULT_GRID, "keep": 0.5,
-            "batch_size": DEFAULT_BATCH_SIZE, "seed": 0, "score": "probability"}
+            "batch_size": DEFAULT_BATCH_SIZE, "seed": 0, "score": "probability", "normalise": "samples"}
 
 
 def rise_masks(rng: np.random.Generator, count: int, grid_size: int, keep: float,
@@ -60,13 +65,16 @@ def rise(request: Request) -> Maps:
     maps = np.zeros((len(request.pixels), *size), np.float32)
     for index, pixels in enumerate(request.pixels):
         rng = np.random.default_rng(params["seed"])
+        coverage = np.zeros(size, np.float64)
         for part in batches(samples, params["batch_size"]):  # drawn, scored and added up per batch
             masks = rise_masks(rng, part.stop - part.start, params["grid_size"], params["keep"], size)
             scores = masked_scores(loaded_model, pixels, masks, len(masks), int(classes[index]), dict(params),
                                    progress=request.progress, done=index * samples + part.start,
                                    total=total, image=index + 1)
             maps[index] += np.tensordot(scores, masks, axes=1)
-        maps[index] /= samples * params["keep"]
+            coverage += masks.sum(axis=0)
+        maps[index] /= (samples * params["keep"] if params["normalise"] == "samples"
+                        else np.maximum(coverage, EPSILON))
     return Maps(maps, classes, logits)
 
 
@@ -74,11 +82,12 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     check_sampling(params, MAX_SAMPLES)
     check_positive_int(params, "grid_size", minimum=2, maximum=min(loaded_model.input_size))
     check_number(params, "keep", 0.01, 0.99)
+    check_choice(params, "normalise", NORMALISATIONS)
 
 
 METHOD = Method(
     name="rise", title="RISE", compute=rise, uses_layer=False, defaults=DEFAULTS, check=check, progress=True,
-    choices={"score": SCORES},
+    choices={"score": SCORES, "normalise": NORMALISATIONS},
     citation="Petsiuk et al., RISE: Randomized Input Sampling for Explanation, BMVC 2018",
     about=("Shows the model the image through thousands of random blotchy masks and credits each "
            "pixel with the average confidence of the masks that kept it. Black-box (any model), "
