@@ -175,7 +175,8 @@ def timed(function: Callable[[], Any], repeats: int) -> tuple[Any, float]:
     return result, best
 
 
-def agreement(loaded: LoadedModel, repeats: int, small: bool) -> dict[str, dict[str, float]]:
+def agreement(loaded: LoadedModel, repeats: int, small: bool,
+              only: list[str] | None = None) -> dict[str, dict[str, float]]:
     image = generate_sample(IMAGE_SEED, loaded.input_size[0]).image
     inputs = np.asarray(loaded.preprocess(image[None].astype(np.float32)), np.float32)
     class_index = int(np.argmax(loaded.logits(image[None]).numpy()[0]))
@@ -183,6 +184,9 @@ def agreement(loaded: LoadedModel, repeats: int, small: bool) -> dict[str, dict[
     SEGMENTS.labels = segment(image, 50)
     rows = {}
     for name, stochastic, params, factory, reduce, which in cases(loaded, small):
+        if only and name not in only:
+            continue
+
         def ours(seed: int = 0) -> Any:
             return explain(loaded, image, name, class_index=class_index, **params,
                            **({"seed": seed} if stochastic else {}))
@@ -222,6 +226,63 @@ def agreement(loaded: LoadedModel, repeats: int, small: bool) -> dict[str, dict[
     return rows
 
 
+METRICS_SECTION = "## Against Xplique: metrics"
+
+
+def metrics_agreement(images: int = 4) -> dict[str, Any]:
+    """Deletion, insertion, MuFidelity, average drop / increase of cnnviz and Xplique on the demo model
+    (which takes raw pixels, so Xplique's baseline 0 is black for both), on random continuous maps
+    scaled to [0, 1] (no ties in the ranking, the same mask for the average drop)."""
+    from xplique.metrics import AverageDropMetric, AverageIncreaseMetric, Deletion, Insertion, MuFidelity
+
+    from cnnviz.faithfulness import confidence_change, deletion_insertion, mu_fidelity
+
+    shapes = load_model("shapes")
+    rows: dict[str, list[tuple[float, float]]] = {k: [] for k in (
+        "deletion", "insertion", "mu_fidelity", "mu_fidelity_xplique_twice", "average_drop", "average_increase")}
+    for index in range(images):
+        image = generate_sample(IMAGE_SEED + index, 64).image
+        inputs = image[None].astype(np.float32)
+        class_index = int(np.argmax(shapes.logits(image[None]).numpy()[0]))
+        targets = tf.one_hot([class_index], shapes.num_classes).numpy()
+        noise = np.random.default_rng(index).random((64, 64))
+        heatmap = ((noise - noise.min()) / np.ptp(noise)).astype(np.float32)
+        ours = deletion_insertion(shapes, image, heatmap, class_index, steps=10, deletion_fill="black",
+                                  insertion_start="black")
+        rows["deletion"].append((ours.deletion, float(Deletion(shapes.model, inputs, targets, steps=10,
+                                                               activation="softmax").evaluate(heatmap[None]))))
+        rows["insertion"].append((ours.insertion, float(Insertion(shapes.model, inputs, targets, steps=10,
+                                                                  activation="softmax").evaluate(heatmap[None]))))
+        fidelity = MuFidelity(shapes.model, inputs, targets, nb_samples=512, activation="softmax")
+        rows["mu_fidelity"].append((
+            mu_fidelity(shapes, image, heatmap, class_index, samples=512, subsets="bernoulli",
+                        correlation="spearman"), float(fidelity.evaluate(heatmap[None]))))
+        rows["mu_fidelity_xplique_twice"].append((float(fidelity.evaluate(heatmap[None])), rows["mu_fidelity"][-1][1]))
+        change = confidence_change(shapes, image, heatmap, class_index)
+        rows["average_drop"].append((change.drop, float(AverageDropMetric(
+            shapes.model, inputs, targets, activation="softmax").evaluate(heatmap[None]))))
+        rows["average_increase"].append((float(change.increase), float(AverageIncreaseMetric(
+            shapes.model, inputs, targets, activation="softmax").evaluate(heatmap[None]))))
+    return {name: {"cnnviz": [a for a, _ in pairs], "xplique": [b for _, b in pairs],
+                   "max_abs_difference": float(max(abs(a - b) for a, b in pairs))} for name, pairs in rows.items()}
+
+
+def metrics_markdown(results: dict[str, Any], command: str) -> str:
+    lines = [METRICS_SECTION, "", f"Command: `{command}`. Demo model, {len(results['deletion']['cnnviz'])} "
+             "generated images, random continuous maps in [0, 1]; Deletion / Insertion with 10 steps and a black "
+             "baseline (Xplique's 0; cnnviz `deletion_fill=\"black\", insertion_start=\"black\"`), softmax scores. "
+             "MuFidelity (Xplique's protocol: each of the 9 x 9 cells removed with probability 0.2, Spearman "
+             "correlation; cnnviz `subsets=bernoulli, correlation=spearman`) draws its random subsets "
+             "with each library's own generator (512 each), so it agrees up to sampling noise only: the row "
+             "mu_fidelity_xplique_twice compares two evaluations by Xplique itself (first column: its second run).", "", "| metric | largest difference cnnviz - Xplique | cnnviz | Xplique |",
+             "|---|---|---|---|"]
+    for name, row in results.items():
+        ours = ", ".join(f"{v:.4f}" for v in row["cnnviz"])
+        theirs = ", ".join(f"{v:.4f}" for v in row["xplique"])
+        lines.append(f"| {name} | {row['max_abs_difference']:.2e} | {ours} | {theirs} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(results: dict[str, Any], command: str) -> str:
     lines = [SECTION, "", f"Command: `{command}` (one process per run; the machine was shared with other "
              "jobs, so the seconds are noisy, the ratios less so: both sides ran interleaved on the same input).",
@@ -250,11 +311,11 @@ def markdown(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
+def write_docs(section: str, title: str = SECTION) -> None:
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
+    if title in text:
+        start = text.index(title)
+        end = text.find("\n## ", start + len(title))
         text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "\n")
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -267,17 +328,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--small", nargs="*", default=[], metavar="MODEL",
                         help="models on which the black-box methods use fewer samples (ImageNet networks here)")
+    parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--metrics", action="store_true", help="compare the metrics instead of the methods")
     args = parser.parse_args()
     import xplique
+
+    command = "python bench/reference.py " + " ".join(sys.argv[1:])
+    if args.metrics:
+        figures = metrics_agreement()
+        section = metrics_markdown(figures, command.strip())
+        print(section)
+        if args.write_docs:
+            write_docs(section, METRICS_SECTION)
+        return
 
     results: dict[str, Any] = {"xplique": xplique.__version__, "tensorflow": tf.__version__, "models": {}}
     for name, loaded in models(args.models).items():
         print(f"== {name}", flush=True)
-        results["models"][loaded.name] = agreement(loaded, args.repeats, name in args.small)
+        results["models"][loaded.name] = agreement(loaded, args.repeats, name in args.small, args.methods)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
-    command = "python bench/reference.py " + " ".join(sys.argv[1:])
     section = markdown(results, command.strip())
     print(section)
     if args.write_docs:

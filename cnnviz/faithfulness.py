@@ -121,13 +121,18 @@ def blurred(image: np.ndarray) -> np.ndarray:
 
 def deletion_insertion(loaded_model: LoadedModel, image: np.ndarray, heatmap: np.ndarray, class_index: int,
                        steps: int = DEFAULT_STEPS, batch_size: int = DEFAULT_BATCH_SIZE,
-                       deletion_fill: str = "blur", seed: int = 0) -> DeletionInsertion:
+                       deletion_fill: str = "blur", seed: int = 0,
+                       insertion_start: str = "blur") -> DeletionInsertion:
     """Deletion and insertion curves (Petsiuk et al., 2018) of a map for an image at the model's input size.
 
     Pixels are ranked by the map (ties broken at random with ``seed``); step k removes (deletion:
     replaces with a blurred copy, or black) or reveals (insertion: onto a blurred copy) the first
-    k/steps of them.
+    k/steps of them. ``insertion_start="black"`` inserts onto a black image (Xplique's baseline 0 on
+    models that take raw pixels).
     """
+    if insertion_start not in DELETION_FILLS:
+        raise ParameterError(f"insertion_start must be one of {', '.join(DELETION_FILLS)}, "
+                             f"not {insertion_start!r}.")
     if deletion_fill not in DELETION_FILLS:
         raise ParameterError(f"deletion_fill must be one of {', '.join(DELETION_FILLS)}, "
                              f"not {deletion_fill!r}.")
@@ -140,12 +145,12 @@ def deletion_insertion(loaded_model: LoadedModel, image: np.ndarray, heatmap: np
     order = np.lexsort((tiebreak, -heatmap.ravel()))  # most important first
     rank = np.empty(pixels, np.int64)
     rank[order] = np.arange(pixels)
-    counts = np.round(np.linspace(0, pixels, steps + 1)).astype(np.int64)
+    counts = np.linspace(0, pixels, steps + 1).astype(np.int64)  # truncated, as Xplique counts
     changed = (rank.reshape(heatmap.shape)[None] < counts[:, None, None])[..., None]  # (steps+1, h, w, 1)
     image = image.astype(np.uint8)
     substrate = blurred(image)
     deleted = np.where(changed, substrate[None] if deletion_fill == "blur" else np.uint8(0), image[None])
-    inserted = np.where(changed, image[None], substrate[None])
+    inserted = np.where(changed, image[None], substrate[None] if insertion_start == "blur" else np.uint8(0))
     curves = _probabilities(loaded_model, np.concatenate([deleted, inserted]), class_index, batch_size)
     deletion, insertion = curves[:steps + 1], curves[steps + 1:]
     return DeletionInsertion(counts / pixels, deletion, insertion, _area(deletion), _area(insertion))
@@ -259,15 +264,20 @@ def _check_count(value: object, name: str, minimum: int = 1) -> None:
 
 def mu_fidelity(loaded_model: LoadedModel, image: np.ndarray, attribution: np.ndarray, class_index: int,
                 grid_size: int = 9, subset_percent: float = 0.2, samples: int = 128, baseline: float = 0.0,
-                batch_size: int = DEFAULT_BATCH_SIZE, score: str = "probability", seed: int = 0) -> float:
+                batch_size: int = DEFAULT_BATCH_SIZE, score: str = "probability", seed: int = 0,
+                subsets: str = "exact", correlation: str = "pearson") -> float:
     """MuFidelity (Bhatt et al., Evaluating and Aggregating Feature-based Model Explanations, IJCAI 2020).
 
     ``samples`` random subsets of ``subset_percent`` of the cells of a ``grid_size`` grid are set to
     ``baseline`` (raw pixel value); the metric is the Pearson correlation, over the subsets, between
     the attribution inside the subset and the score drop it causes. Higher is better (1: the map
-    predicts exactly what removing pixels does). Xplique's settings by default (its baseline is 0 in
-    the model's input space, equal on models taking raw pixels).
+    predicts exactly what removing pixels does). The paper's subsets of exactly that many cells and
+    Pearson correlation by default; Xplique removes each cell with probability ``subset_percent``
+    (``subsets="bernoulli"``) and takes Spearman's correlation (``correlation="spearman"``); its
+    baseline is 0 in the model's input space (equal on models taking raw pixels).
     """
+    if subsets not in ("exact", "bernoulli") or correlation not in ("pearson", "spearman"):
+        raise ParameterError('subsets must be "exact" or "bernoulli" and correlation "pearson" or "spearman".')
     attribution = _check_map(image, attribution)
     _check_count(grid_size, "grid_size", 2)
     _check_count(samples, "samples", 2)
@@ -276,12 +286,17 @@ def mu_fidelity(loaded_model: LoadedModel, image: np.ndarray, attribution: np.nd
     rng = np.random.default_rng(seed)
     cells = grid_size * grid_size
     chosen = max(1, int(round(cells * subset_percent)))
-    subsets = np.zeros((samples, cells), bool)
-    for row in subsets:
-        row[rng.choice(cells, chosen, replace=False)] = True
+    if subsets == "bernoulli":
+        removed_cells = rng.random((samples, cells)) < subset_percent
+    else:
+        removed_cells = np.zeros((samples, cells), bool)
+        for row in removed_cells:
+            row[rng.choice(cells, chosen, replace=False)] = True
     height, width = image.shape[:2]
-    masks = np.stack([cv2.resize(s.reshape(grid_size, grid_size).astype(np.uint8), (width, height),
-                                 interpolation=cv2.INTER_NEAREST) for s in subsets]).astype(bool)
+    rows = ((np.arange(height) + 0.5) * grid_size / height).astype(np.int64)  # nearest, pixel centres
+    columns = ((np.arange(width) + 0.5) * grid_size / width).astype(np.int64)
+    cell_of = rows[:, None] * grid_size + columns[None, :]
+    masks = removed_cells[:, cell_of]  # (samples, height, width)
     removed = np.where(masks[..., None], np.float32(baseline), image.astype(np.float32)[None])
     scores = _scores(loaded_model, np.concatenate([image[None].astype(np.float32), removed]), class_index,
                      batch_size, score)
@@ -289,6 +304,10 @@ def mu_fidelity(loaded_model: LoadedModel, image: np.ndarray, attribution: np.nd
     inside = (masks * attribution[None]).sum(axis=(1, 2))
     if np.ptp(drops) == 0 or np.ptp(inside) == 0:
         return 0.0
+    if correlation == "spearman":
+        from scipy.stats import spearmanr
+
+        return float(spearmanr(inside, drops).statistic)
     return float(np.corrcoef(inside, drops)[0, 1])
 
 

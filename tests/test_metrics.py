@@ -11,6 +11,7 @@ from cnnviz.explanation import explain
 from cnnviz.faithfulness import (
     cascading_randomisation,
     complexity,
+    deletion_insertion,
     mu_fidelity,
     noisy_linear_imputation,
     random_logit,
@@ -44,10 +45,22 @@ def test_mu_fidelity_is_one_for_the_exact_attribution_of_a_linear_model() -> Non
     model, image = cell_model(WEIGHTS, 16), cell_image(COLOURS, 16)
     exact = mu_fidelity(model, image, pixel_contributions(image), 0, grid_size=9, samples=64, score="logit")
     assert exact == pytest.approx(1.0, abs=1e-5)
+    xplique_protocol = mu_fidelity(model, image, pixel_contributions(image), 0, samples=64, score="logit",
+                                   subsets="bernoulli", correlation="spearman")
+    assert xplique_protocol == pytest.approx(1.0, abs=1e-5)
     noise = np.random.default_rng(2).normal(size=(16, 16))
     assert mu_fidelity(model, image, noise, 0, samples=64, score="logit") < 0.6
     with pytest.raises(ParameterError, match="subset_percent"):
         mu_fidelity(model, image, noise, 0, subset_percent=1.5)
+
+
+def test_insertion_can_start_from_black_as_xplique() -> None:
+    model, image = cell_model(WEIGHTS, 16), cell_image(COLOURS, 16)
+    curves = deletion_insertion(model, image, pixel_contributions(image), 0, steps=4, deletion_fill="black",
+                                insertion_start="black")
+    black = model.probabilities(np.zeros((1, 16, 16, 3), np.uint8))[0, 0]
+    assert curves.insertion_curve[0] == pytest.approx(black) == curves.deletion_curve[-1]
+    assert curves.insertion_curve[-1] == pytest.approx(model.probabilities(image[None])[0, 0])
 
 
 def test_noisy_linear_imputation_fills_a_ramp_exactly() -> None:

@@ -167,23 +167,28 @@ def _is_relu(operation: Any) -> bool:
 BACKWARDS = ("plain", "guided", "deconvnet")
 
 
-@tf.custom_gradient
-def _rectified_backward(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
-    """ReLU forward; backward passes the positive part of the upstream gradient, ignoring the input's sign."""
-    return tf.nn.relu(x), lambda upstream: tf.nn.relu(upstream)
+def _rectified_backward(x: tf.Tensor, forward: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
+    """``forward(x)`` (the ReLU's own output); backward passes the positive part of the upstream
+    gradient, ignoring the input's sign (and ReLU6's upper clip)."""
+
+    @tf.custom_gradient
+    def rectified(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+        return forward(x), lambda upstream: tf.nn.relu(upstream)
+
+    return rectified(x)
 
 
 def _deconvnet_call(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """DeconvNet's backward ReLU in place of every ReLU (standalone or fused into Conv/Dense)."""
+    """DeconvNet's backward ReLU in place of every ReLU and ReLU6 (standalone or fused into Conv/Dense)."""
+    from cnnviz.graph import _call_inference
     from cnnviz.methods.linear import affine, has_affine
 
-    if not _is_relu(operation) or getattr(operation, "max_value", None) or getattr(
-            operation, "negative_slope", 0.0):
-        return None  # relu6 / leaky ReLUs keep their own gradient
-    if isinstance(operation, keras.layers.ReLU) or isinstance(operation, keras.layers.Activation):
-        return _rectified_backward(args[0])
-    if has_affine(operation) and getattr(operation.activation, "__name__", "") == "relu":
-        return _rectified_backward(affine(operation, args[0]))
+    if not _is_relu(operation) or getattr(operation, "negative_slope", 0.0):
+        return None  # leaky ReLUs keep their own gradient
+    if isinstance(operation, (keras.layers.ReLU, keras.layers.Activation)):
+        return _rectified_backward(args[0], lambda x: _call_inference(operation, (x, *args[1:]), kwargs))
+    if has_affine(operation):
+        return _rectified_backward(affine(operation, args[0]), operation.activation)
     return None
 
 
