@@ -344,3 +344,28 @@ def test_new_methods_check_their_parameters(additive16, method: str, params: dic
     model, image = additive16
     with pytest.raises(ParameterError, match=words):
         explain(model, image, method, **params)
+
+
+def test_new_methods_on_a_users_model_file(tmp_path) -> None:
+    """A saved .keras classifier ending in softmax (cnnviz explains its logits): LRP conserves the logit."""
+    from cnnviz.models import load_model_file
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", use_bias=False, activation="relu", name="top")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", use_bias=False)(x))
+    path = tmp_path / "user.keras"
+    model.save(path)
+    user = load_model_file(path, labels=["a", "b", "c"])
+    image = np.random.default_rng(40).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    logits = user.logits(image[None]).numpy()[0]
+    relevance = explain(user, image, "lrp", rule="epsilon", epsilon=1e-9)
+    assert relevance.raw.sum() == pytest.approx(float(logits.max()), rel=0.01)
+    for method, params in (("xgradcam", {}), ("eigencam", {}), ("rise", {"samples": 16}),
+                           ("lime", {"samples": 16, "segments": 8}), ("gradient_input", {"forgrad": 4})):
+        result = explain(user, image, method, **params)
+        assert result.class_index == int(np.argmax(logits)) and result.heatmap.max() == pytest.approx(1.0)
