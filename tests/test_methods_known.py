@@ -369,3 +369,16 @@ def test_new_methods_on_a_users_model_file(tmp_path) -> None:
                            ("lime", {"samples": 16, "segments": 8}), ("gradient_input", {"forgrad": 4})):
         result = explain(user, image, method, **params)
         assert result.class_index == int(np.argmax(logits)) and result.heatmap.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("family", ["tf", "caffe", "torch", "scale01"])
+def test_model_zero_is_what_the_preprocessing_maps_to_zero(family: str) -> None:
+    """Xplique's baseline 0 in the model's input space, also through caffe's RGB -> BGR flip."""
+    from cnnviz.methods.integrated_gradients import model_zero_image
+    from cnnviz.models import preprocessing_function
+
+    model = loaded(keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]), 4,
+                   family)
+    assert model.preprocessing == family and preprocessing_function(family) is not None
+    zero = model_zero_image(model)
+    np.testing.assert_allclose(np.asarray(model.preprocess(zero[None])), 0.0, atol=1e-4)

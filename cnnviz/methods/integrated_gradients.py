@@ -55,11 +55,18 @@ def baseline_image(pixels: np.ndarray, baseline: str, seed: int = 0) -> np.ndarr
 
 
 def model_zero_image(loaded_model: LoadedModel) -> np.ndarray:
-    """The raw pixels (float32, input size) that the model's (affine) preprocessing maps to 0."""
+    """The raw pixels (float32, input size) that the model's preprocessing maps to 0.
+
+    The preprocessing is affine per pixel, but may mix colours (caffe's RGB -> BGR): its 3 x 3 matrix
+    is read from the images of the unit colours, then solved for 0.
+    """
     height, width = loaded_model.input_size
-    zero = np.asarray(loaded_model.preprocess(np.zeros((1, height, width, 3), np.float32)), np.float32)
-    one = np.asarray(loaded_model.preprocess(np.ones((1, height, width, 3), np.float32)), np.float32)
-    return (-zero / np.where(one != zero, one - zero, 1.0))[0]
+    probes = np.zeros((4, height, width, 3), np.float32)
+    probes[1:, ..., :] = np.eye(3, dtype=np.float32)[:, None, None, :]  # black, red, green, blue
+    outputs = np.asarray(loaded_model.preprocess(probes), np.float64)[:, 0, 0, :]
+    offset, matrix = outputs[0], (outputs[1:] - outputs[0]).T  # output channel x input colour
+    zero = np.linalg.lstsq(matrix, -offset, rcond=None)[0]
+    return np.broadcast_to(zero.astype(np.float32), (height, width, 3)).copy()
 
 
 def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
