@@ -71,11 +71,16 @@ def calibrated_mobilenet() -> LoadedModel:
     setting each batch norm's moving mean and variance from its input) gives varied maps.
     """
     model = keras.applications.MobileNetV2(weights=None, classifier_activation=None)
-    loaded = LoadedModel(name="MobileNetV2 (random weights, calibrated)", model=model, input_size=(224, 224),
-                         class_names=tuple(f"class {i}" for i in range(1000)),
-                         preprocess=preprocessing_function("tf"), preprocessing="tf", weights=None,
-                         labels_known=False)
-    images = np.stack([generate_sample(seed, 224).image for seed in range(CALIBRATION_IMAGES)])
+    return calibrated(model, "MobileNetV2 (random weights, calibrated)", "tf")
+
+
+def calibrated(model: keras.Model, name: str, preprocessing: str, size: int = 224) -> LoadedModel:
+    """A random-weight keras.applications model whose batch-norm statistics match generated images."""
+    loaded = LoadedModel(name=name, model=model, input_size=(size, size),
+                         class_names=tuple(f"class {i}" for i in range(model.outputs[0].shape[-1])),
+                         preprocess=preprocessing_function(preprocessing), preprocessing=preprocessing,
+                         weights=None, labels_known=False)
+    images = np.stack([generate_sample(seed, size).image for seed in range(CALIBRATION_IMAGES)])
     values = {id(model.inputs[0]): loaded.preprocess(tf.constant(images, tf.float32))}
     for node in _nodes_in_order(model):
         args, kwargs = node.arguments.fill_in(values)

@@ -18,18 +18,46 @@ from cnnviz.errors import ParameterError
 from cnnviz.graph import default_target_layer, resolve_layer
 from cnnviz.images import crop_box
 from cnnviz.methods import (
+    ablationcam,
     cam,
+    deconvnet,
+    eigencam,
+    fem,
     gradcam,
+    gradcam_elementwise,
     gradcam_plus_plus,
+    gradient_input,
+    guided_backprop,
     guided_gradcam,
+    hirescam,
+    hsic,
     integrated_gradients,
+    kernel_shap,
     layercam,
+    lime,
+    lrp,
     occlusion,
+    rise,
     saliency,
     scorecam,
     smoothgrad,
+    sobol,
+    squaregrad,
+    vargrad,
+    xgradcam,
 )
-from cnnviz.methods.core import DEFAULT_BATCH_SIZE, TOP_CLASS, Method, Request, batches, upsample
+from cnnviz.methods.core import (
+    DEFAULT_BATCH_SIZE,
+    FORGRAD,
+    TOP_CLASS,
+    Maps,
+    Method,
+    Request,
+    batches,
+    check_forgrad,
+    low_pass,
+    upsample,
+)
 from cnnviz.models import LoadedModel
 from cnnviz.prediction import model_input
 from cnnviz.progress import ProgressCallback
@@ -39,6 +67,15 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     gradcam.METHOD, gradcam_plus_plus.METHOD, cam.METHOD, scorecam.METHOD, layercam.METHOD,
     occlusion.METHOD, saliency.METHOD, smoothgrad.METHOD, integrated_gradients.METHOD,
     guided_gradcam.METHOD,
+    # CAM family
+    xgradcam.METHOD, hirescam.METHOD, gradcam_elementwise.METHOD, eigencam.METHOD, ablationcam.METHOD,
+    fem.METHOD,
+    # gradients
+    gradient_input.METHOD, vargrad.METHOD, squaregrad.METHOD, guided_backprop.METHOD, deconvnet.METHOD,
+    # black box
+    rise.METHOD, sobol.METHOD, hsic.METHOD, lime.METHOD, kernel_shap.METHOD,
+    # relevance propagation
+    lrp.METHOD,
 )}
 DEFAULT_METHOD = "gradcam"
 
@@ -89,7 +126,10 @@ def get_method(name: str) -> Method:
     key = str(name).strip().lower().replace("-", "_")
     aliases = {"grad_cam": "gradcam", "gradcampp": "gradcam++", "grad_cam++": "gradcam++",
                "score_cam": "scorecam", "layer_cam": "layercam", "ig": "integrated_gradients",
-               "vanilla": "saliency", "gradients": "saliency"}
+               "vanilla": "saliency", "gradients": "saliency", "gradientinput": "gradient_input",
+               "gradient_x_input": "gradient_input", "kernelshap": "kernel_shap", "shap": "kernel_shap",
+               "guidedbackprop": "guided_backprop", "x_grad_cam": "xgradcam", "hires_cam": "hirescam",
+               "eigen_cam": "eigencam", "ablation_cam": "ablationcam"}
     key = aliases.get(key, key)
     if key not in METHODS:
         raise ParameterError(f"Unknown method {name!r}; choose one of {', '.join(METHODS)}.")
@@ -110,9 +150,17 @@ def _params(method: Method, given: Mapping[str, Any], loaded_model: LoadedModel)
         raise ParameterError(f"{method.title} has no parameter {', '.join(map(repr, unknown))}; "
                              f"its parameters are: {valid}.")
     params = {**method.defaults, **given}
+    if FORGRAD in method.defaults:
+        check_forgrad(params)
     if method.check is not None:
         method.check(params, loaded_model)
     return params
+
+
+def _low_passed(maps: Maps, bandwidth: int) -> Maps:
+    """FORGrad on a gradient method's maps (the raw map and, if any, the drawn one)."""
+    full = None if maps.full is None else low_pass(maps.full, bandwidth)
+    return Maps(low_pass(maps.raw, bandwidth), maps.class_indices, maps.logits, full)
 
 
 def _class_indices(loaded_model: LoadedModel, class_index: Any, count: int) -> np.ndarray:
@@ -158,6 +206,8 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
     for part in batches(len(pixels), chunk):
         request = Request(loaded_model, pixels[part], classes[part], layer, params, progress)
         maps = chosen.compute(request)
+        if params.get(FORGRAD):
+            maps = _low_passed(maps, params[FORGRAD])
         raws.extend(maps.raw)
         fulls.append(maps.full if maps.full is not None else upsample(maps.raw, loaded_model.input_size))
         resolved.append(maps.class_indices)
@@ -182,7 +232,10 @@ def explain(loaded_model: LoadedModel, image: np.ndarray, method: str = DEFAULT_
     """A heatmap of what in ``image`` made ``loaded_model`` predict ``class_index``.
 
     ``method``: one of :data:`METHODS` ("gradcam", "gradcam++", "cam", "scorecam", "layercam",
-    "occlusion", "saliency", "smoothgrad", "integrated_gradients", "guided_gradcam").
+    "occlusion", "saliency", "smoothgrad", "integrated_gradients", "guided_gradcam", "xgradcam",
+    "hirescam", "gradcam_elementwise", "eigencam", "ablationcam", "fem", "gradient_input", "vargrad",
+    "squaregrad", "guided_backprop", "deconvnet", "rise", "sobol", "hsic", "lime", "kernel_shap", "lrp").
+    Gradient methods take ``forgrad=BANDWIDTH`` (FORGrad low-pass filtering, Muzellec et al. 2023).
     ``class_index``: None for the top-1 class, an index, or a label. ``layer``: the target layer of
     CAM-family methods (default: :func:`cnnviz.graph.default_target_layer`). ``fit``: how the image
     is resized to the model input ("crop" or "stretch"). ``progress``: a callback for the long

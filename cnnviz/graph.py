@@ -33,6 +33,9 @@ CLOSE_CUTOFF = 0.6
 ActivationsAndLogits = Callable[[Any], tuple[list[tf.Tensor], tf.Tensor]]
 #: hook(full layer name, layer, outputs) -> outputs, applied to every layer's outputs during a replay.
 OutputHook = Callable[[str, Any, list[Any]], list[Any]]
+#: hook(full layer name, layer, args, kwargs) -> outputs, or None to call the layer as it is: replaces
+#: a layer's computation during a replay (DeconvNet's ReLU, LRP's relevance rules need the inputs).
+CallHook = Callable[[str, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,8 @@ def _call_inference(operation: Any, args: Any, kwargs: dict[str, Any]) -> Any:
 
 
 def _replay(graph: Any, inputs: Sequence[Any], prefix: str, wanted: frozenset[str],
-            captured: dict[str, Any], hook: OutputHook | None = None) -> list[Any]:
+            captured: dict[str, Any], hook: OutputHook | None = None,
+            call_hook: CallHook | None = None) -> list[Any]:
     """Run ``graph`` on ``inputs`` node by node, keeping the first output of the ``wanted`` layers."""
     values: dict[int, Any] = {id(x): y for x, y in zip(graph.inputs, inputs)}
     for node in _nodes_in_order(graph):
@@ -235,11 +239,12 @@ def _replay(graph: Any, inputs: Sequence[Any], prefix: str, wanted: frozenset[st
             inner = _functional(operation)
             inner_inputs = [values[id(x)] for x in node.input_tensors]
             outputs = _replay(inner, inner_inputs, f"{prefix}{operation.name}{NESTED_SEPARATOR}",
-                              wanted, captured, hook)
+                              wanted, captured, hook, call_hook)
         else:
             args, kwargs = node.arguments.fill_in(values)
-            outputs = tree.flatten(_call_inference(operation, args, kwargs))
             name = prefix + operation.name
+            replaced = call_hook(name, operation, args, kwargs) if call_hook is not None else None
+            outputs = tree.flatten(_call_inference(operation, args, kwargs) if replaced is None else replaced)
             if hook is not None:
                 outputs = hook(name, operation, outputs)
             if name in wanted and name not in captured:
@@ -250,10 +255,12 @@ def _replay(graph: Any, inputs: Sequence[Any], prefix: str, wanted: frozenset[st
 
 
 def replay_function(loaded_model: LoadedModel, layers: Sequence[str],
-                    output_hook: OutputHook | None = None) -> ActivationsAndLogits:
+                    output_hook: OutputHook | None = None,
+                    call_hook: CallHook | None = None) -> ActivationsAndLogits:
     """The uncompiled f(preprocessed inputs) -> (activations of ``layers``, logits).
 
-    ``output_hook`` may replace each layer's outputs (guided backpropagation wraps ReLU outputs).
+    ``output_hook`` may replace each layer's outputs (guided backpropagation wraps ReLU outputs);
+    ``call_hook`` may replace a layer's whole computation (DeconvNet, LRP).
     """
     names = tuple(resolve_layer(loaded_model, name) for name in layers)
     graph = _functional(loaded_model.model)
@@ -261,7 +268,7 @@ def replay_function(loaded_model: LoadedModel, layers: Sequence[str],
 
     def activations_and_logits(inputs: Any) -> tuple[list[tf.Tensor], tf.Tensor]:
         captured: dict[str, Any] = {}
-        outputs = _replay(graph, [inputs], "", wanted, captured, output_hook)
+        outputs = _replay(graph, [inputs], "", wanted, captured, output_hook, call_hook)
         return [captured[name] for name in names], outputs[0]
 
     return activations_and_logits
@@ -307,4 +314,4 @@ def activations_and_logits(loaded_model: LoadedModel, layers: Sequence[str]) -> 
 
 __all__ = ["GraphLayer", "FlatGraph", "flat_graph", "layer_names", "spatial_layer_names",
            "default_target_layer", "resolve_layer", "get_layer", "downstream_layers",
-           "replay_function", "activations_and_logits", "NESTED_SEPARATOR", "OutputHook"]
+           "replay_function", "activations_and_logits", "NESTED_SEPARATOR", "OutputHook", "CallHook"]

@@ -101,9 +101,11 @@ for row in rows:
                 continue
             heatmaps.append(result)
             scores.append(engine.faithfulness_of(row, image, result))
+            figures = engine.map_metrics_of(row, image, result)
             cell.image(render.heatmap_overlay(result, None, colormap), width="stretch",
                        caption=f"{result.seconds:.2f} s · deletion (blurred) {scores[-1].deletion:.2f} · "
-                               f"insertion {scores[-1].insertion:.2f}")
+                               f"insertion {scores[-1].insertion:.2f} · µ-fidelity {figures.mu_fidelity:.2f}"
+                               f" · Gini {figures.sparseness:.2f}")
         if heatmaps:
             sections.append(ReportSection(row.label, top.predictions, heatmaps, scores))
         if row.random_weights:
@@ -135,6 +137,11 @@ with st.expander("How to read this"):
         "do not show that the model uses those pixels the same way on natural images: the partly "
         "blurred images are unlike anything it was trained on, and such tests favour some methods over "
         "others (Hooker et al., NeurIPS 2019, ROAR). Compare scores within one image and one model.\n\n"
+        "**µ-fidelity and Gini.** µ-fidelity says how well the map's values predict the score drop "
+        "when random groups of cells are blanked (correlation, higher is better; Bhatt et al., IJCAI "
+        "2020); Gini says how concentrated the map is. Like deletion, they perturb the image and show "
+        "agreement with this model's scores, not that the map explains the model. The Heatmaps page "
+        "has more checks (ROAD, stability, random logit, model randomisation).\n\n"
         "**Models.** Each row explains that model's own top class: two models can be right for "
         "different reasons, or both wrong in the same place. Models with random weights show the "
         "architecture's bias only (Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018).\n\n"

@@ -8,9 +8,10 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import render
+from cnnviz.render import sanity
 from cnnviz.errors import CnnvizError
 from cnnviz.explanation import METHODS, Heatmap
-from cnnviz.faithfulness import Faithfulness
+from cnnviz.faithfulness import DeepChecks, Faithfulness
 from cnnviz.graph import default_target_layer, spatial_layer_names
 from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
 from cnnviz.models import LoadedModel
@@ -23,7 +24,6 @@ TOP = 5
 COLUMNS = 3
 OTHER_CLASS = -1
 DEFAULT_METHODS = ["gradcam", "gradcam++", "occlusion"]
-TUNABLE = ("occlusion", "scorecam", "smoothgrad", "integrated_gradients")  # methods with settings here
 CLASS_HELP = ("The class whose evidence the maps show: one of the model's top 5, or any class. A map "
               "of a class the model did not choose shows what in the image speaks for that class.")
 LAYER_HELP = ("The layer whose feature maps the CAM methods weight (CAM, Grad-CAM, Grad-CAM++, "
@@ -43,9 +43,48 @@ STEPS_HELP = ("Points on the path from the baseline to the image. The attributio
               "of the class logit only as the steps grow: the figure under the map shows how close "
               "this run came.")
 
+#: Parameters that change how a map is computed, not what it shows: not offered as settings.
+NOT_SETTINGS = ("batch_size",)
+#: Parameters whose default None means "off" / "all": a 0 in the widget stands for None.
+NONE_AS_ZERO = {"forgrad": "FORGrad bandwidth (0 = off)", "top_k": "Top-k channels (0 = all)"}
+
+
+def _tunable(name: str) -> bool:
+    return any(param not in NOT_SETTINGS for param in METHODS[name].defaults)
+
+
+def _generic_params(name: str, skip: set[str]) -> dict[str, Any]:
+    """Widgets for a method's parameters from its defaults and choices (all methods but the four above)."""
+    method = METHODS[name]
+    wanted = [(p, d) for p, d in method.defaults.items() if p not in NOT_SETTINGS and p not in skip]
+    values: dict[str, Any] = {}
+    columns = st.columns(3)
+    for position, (param, default) in enumerate(wanted):
+        column, key = columns[position % 3], f"heatmaps.{name}.{param}"
+        label = param.replace("_", " ").capitalize()
+        if param in method.choices:
+            options = list(method.choices[param])
+            values[param] = column.selectbox(label, options, index=options.index(default), key=key)
+        elif param in NONE_AS_ZERO:
+            chosen = int(column.number_input(NONE_AS_ZERO[param], 0, 4096, 0, key=key))
+            values[param] = chosen or None
+        elif isinstance(default, bool):
+            values[param] = column.toggle(label, default, key=key)
+        elif isinstance(default, int):
+            values[param] = int(column.number_input(label, 0, 100_000, default, key=key))
+        elif isinstance(default, float):
+            values[param] = float(column.number_input(label, value=default, format="%g", key=key))
+    return values
+
 
 def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
     """The widgets of one method's own parameters (defaults from the method)."""
+    specific = _specific_params(name, loaded)
+    return {**specific, **_generic_params(name, set(specific))}
+
+
+def _specific_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
+    """Hand-made widgets of the first four tunable methods (their keys are kept for sessions and tests)."""
     side = min(loaded.input_size)
     columns = st.columns(3)
     if name == "occlusion":
@@ -72,6 +111,11 @@ def _method_params(name: str, loaded: LoadedModel) -> dict[str, Any]:
                                                      key="heatmaps.steps", help=STEPS_HELP)),
                 "baseline": columns[1].selectbox("Baseline", integrated_gradients.BASELINES,
                                                  key="heatmaps.baseline", help=BASELINE_HELP)}
+    if name in ("vargrad", "squaregrad"):
+        return {"samples": int(columns[0].number_input("Noisy copies", 1, smoothgrad.MAX_SAMPLES,
+                                                       smoothgrad.DEFAULT_SAMPLES, key=f"heatmaps.{name}.samples")),
+                "noise": float(columns[1].slider("Noise (share of the pixel range)", 0.0, 0.5,
+                                                 smoothgrad.DEFAULT_NOISE, key=f"heatmaps.{name}.noise"))}
     return {}
 
 
@@ -124,7 +168,7 @@ on_photo = columns[2].toggle("Draw on the full image", key="heatmaps.on_photo",
                              help="Off: the overlay covers what the model sees (the resized, cropped input).")
 
 params: dict[str, dict[str, Any]] = {}
-tuned = [name for name in chosen if name in TUNABLE]
+tuned = [name for name in chosen if _tunable(name)]
 if tuned:
     with st.expander("Method settings"):
         for name in tuned:
@@ -181,6 +225,9 @@ for position, name in enumerate(shown, start=1):
             st.badge(f"confidence drop {100 * scores[name].confidence_drop:.0f} %", color="gray")
             if name == "integrated_gradients":
                 _completeness(result)
+            figures = engine.map_metrics_of(model, image, result)
+            st.badge(f"µ-fidelity {figures.mu_fidelity:.2f} · complexity {figures.complexity:.2f} · "
+                     f"Gini {figures.sparseness:.2f}", color="gray", icon=":material/functions:")
         download_png("Download (PNG)",
                      lambda r=result: render.heatmap_overlay(r, original, colormap, opacity),
                      file_name=f"{name}-{loaded.name}-{class_index}-{image.sha256[:8]}.png",
@@ -208,6 +255,43 @@ if shown:
         hits = [METHODS[n].title for n in shown if image.mask.flat[int(np.argmax(results[n].heatmap))]]
         st.caption(f"Ground truth: the peak lies on the {image.class_name} for {len(hits)} of {len(shown)} "
                    f"methods{': ' + ', '.join(hits) if hits else ''}.")
+checkable = [name for name in shown if not METHODS[name].progress]
+if checkable:
+    with st.expander("More checks: ROAD, stability, random logit, model randomisation"):
+        st.caption("Each check explains the image again (noisy copies, another class, a model randomised "
+                   "layer by layer from the output down), so it takes a while; methods that run the model "
+                   "many times are left out.")
+        checks_key = (model.key, image.sha256, tuple(tuple(_inputs(name).values()) for name in checkable))
+        if progress.requested("heatmaps.checks", checks_key, label="Run the checks"):
+            checks: dict[str, DeepChecks] = {}
+            for name in checkable:
+                try:
+                    with progress.progress_bar(f"Checking {METHODS[name].title}",
+                                               key=f"heatmaps.checks.{name}") as bar:
+                        checks[name] = engine.deep_checks_of(model, image, results[name], progress=bar)
+                except CnnvizError as error:
+                    show_error(error, METHODS[name].title)
+            if checks:
+                st.table({
+                    "method": [METHODS[n].title for n in checks],
+                    "ROAD MoRF (lower better)": [f"{c.road.morf_mean:.2f}" for c in checks.values()],
+                    "ROAD LeRF (higher better)": [f"{c.road.lerf_mean:.2f}" for c in checks.values()],
+                    "stability (lower better)": [f"{c.stability.average:.2f}" for c in checks.values()],
+                    "max-sensitivity": [f"{c.stability.maximum:.2f}" for c in checks.values()],
+                    "random-logit SSIM (lower better)": [f"{c.random_logit.similarity:.2f}"
+                                                         for c in checks.values()],
+                    "rank corr. all layers random": [f"{c.randomisation.rank_correlations[-1]:.2f}"
+                                                     for c in checks.values()],
+                })
+                curves = [(METHODS[n].title, c.randomisation) for n, c in checks.items()]
+                st.image(sanity.randomisation_curve(curves), width="stretch",
+                         caption="Cascading model randomisation (Adebayo et al., 2018): a map that "
+                                 "explains the model must drift away as its layers are re-drawn.")
+                download_png("Download the randomisation curve (PNG)",
+                             lambda: sanity.randomisation_curve(curves),
+                             file_name=f"randomisation-{loaded.name}-{image.sha256[:8]}.png",
+                             key="heatmaps.download.randomisation")
+
 if model.random_weights:
     st.warning("This model has random weights: its heatmaps explain nothing learned.",
                icon=":material/shuffle:")
@@ -225,6 +309,13 @@ with st.expander("How to read this", expanded=False):
         "model is of the image multiplied by the map (lower is better; Chattopadhay et al., WACV 2018). "
         "These scores feed the model images unlike any it was trained on, which favours some methods "
         "(Hooker et al., NeurIPS 2019): read them as a hint, not a verdict.\n\n"
+        "**The grey badge.** µ-fidelity: how well the map's values predict the score drop when random "
+        "groups of cells are blanked (correlation, higher is better; Bhatt et al., IJCAI 2020). Complexity: "
+        "the entropy of the map (0 = one spot, 1 = spread everywhere). Gini: its sparseness (higher = "
+        "more concentrated). **More checks.** ROAD removes pixels by filling them from their "
+        "neighbours, most (MoRF) or least (LeRF) relevant first (Rong et al., ICML 2022); stability is how "
+        "much the map moves under faint noise; the random-logit test compares with the map of another "
+        "class (Sixt et al., 2020).\n\n"
         "**In general.** A heatmap shows where the evidence is, not what it is or why. Bright areas are "
         "relative to the rest of this map only: every map is scaled to its own maximum. Gradient saliency, "
         "SmoothGrad and Integrated Gradients draw magnitudes: their bright pixels include evidence "

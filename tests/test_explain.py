@@ -21,7 +21,10 @@ from cnnviz.models import LoadedModel, load_model, preprocessing_function
 from cnnviz.demo.shapes import SHAPE_CLASSES, TEST_SEED, generate_dataset
 
 FAST = {"scorecam": {"top_k": 8}, "smoothgrad": {"samples": 4}, "integrated_gradients": {"steps": 4},
-        "occlusion": {"patch_size": 32, "stride": 32}}
+        "occlusion": {"patch_size": 32, "stride": 32}, "vargrad": {"samples": 2}, "squaregrad": {"samples": 2},
+        "ablationcam": {"top_k": 4}, "rise": {"samples": 8, "grid_size": 4},
+        "sobol": {"designs": 2, "grid_size": 2}, "hsic": {"designs": 8, "grid_size": 2},
+        "lime": {"samples": 8, "segments": 8}, "kernel_shap": {"samples": 8, "segments": 8}}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,7 @@ def test_every_method_explains_a_wrapped_transfer_model(method: str, transfer: L
     expected_layer = "mobilenetv2_0.35_96/out_relu" if METHODS[method].uses_layer else None
     assert result.layer == expected_layer
     assert result.on_original().shape == (120, 150) and result.seconds > 0
-    if method in ("gradcam", "gradcam++", "layercam", "cam", "scorecam"):
+    if METHODS[method].uses_layer and method != "guided_gradcam":
         assert result.raw.shape == (3, 3)
 
 
@@ -187,7 +190,7 @@ def test_cam_refuses_a_model_without_gap_head() -> None:
     ({"layer": "logits"}, LayerNotSpatialError, "not a (height, width, channels) grid"),
     ({"layer": "last_convv"}, UnknownLayerError, "last_conv"),
     ({"method": "gradcam", "patch_size": 3}, ParameterError, "no parameter"),
-    ({"method": "lime"}, ParameterError, "gradcam"),
+    ({"method": "lime_rise"}, ParameterError, "gradcam"),
     ({"method": "smoothgrad", "samples": 0}, ParameterError, "samples"),
     ({"method": "integrated_gradients", "baseline": "purple"}, ParameterError, "baseline"),
     ({"method": "cam", "layer": "fine_relu"}, MethodNotApplicableError, "Grad-CAM"),

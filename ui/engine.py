@@ -20,7 +20,14 @@ import cnnviz.explanation
 import cnnviz.prediction
 from cnnviz.errors import CnnvizError
 from cnnviz.explanation import Heatmap
-from cnnviz.faithfulness import Faithfulness, faithfulness
+from cnnviz.faithfulness import (
+    DeepChecks,
+    Faithfulness,
+    MapMetrics,
+    deep_checks,
+    faithfulness,
+    map_metrics,
+)
 from cnnviz.models import LoadedModel, load_model, load_model_file
 from cnnviz.prediction import Prediction, model_input
 from cnnviz.zoo import get_spec
@@ -141,3 +148,30 @@ def faithfulness_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap) ->
     region of the image the model saw, which the crop or stretch fit decides)."""
     return _faithfulness(model.key, image.sha256, heatmap.method, heatmap.class_index, heatmap.layer or "",
                          heatmap.box, tuple(sorted(heatmap.params.items())), model.loaded, heatmap)
+
+
+@st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
+def _map_metrics(model_key: str, image_sha256: str, method: str, class_index: int, layer: str,
+                 box: tuple[int, int, int, int], params: Params, _loaded: LoadedModel,
+                 _heatmap: Heatmap) -> MapMetrics:
+    return map_metrics(_loaded, _heatmap)
+
+
+def map_metrics_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap) -> MapMetrics:
+    """MuFidelity, complexity and sparseness of a heatmap, once per heatmap (keyed as faithfulness_of)."""
+    return _map_metrics(model.key, image.sha256, heatmap.method, heatmap.class_index, heatmap.layer or "",
+                        heatmap.box, tuple(sorted(heatmap.params.items())), model.loaded, heatmap)
+
+
+@st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
+def _deep_checks(model_key: str, image_sha256: str, method: str, class_index: int, layer: str,
+                 box: tuple[int, int, int, int], params: Params, _loaded: LoadedModel, _heatmap: Heatmap,
+                 _progress: Any = None) -> DeepChecks:
+    return deep_checks(_loaded, _heatmap, progress=_progress)
+
+
+def deep_checks_of(model: ModelChoice, image: ImageChoice, heatmap: Heatmap, progress: Any = None) -> DeepChecks:
+    """ROAD, stability, random-logit test and cascading randomisation of a heatmap, once per heatmap."""
+    return _deep_checks(model.key, image.sha256, heatmap.method, heatmap.class_index, heatmap.layer or "",
+                        heatmap.box, tuple(sorted(heatmap.params.items())), model.loaded, heatmap,
+                        _progress=progress)

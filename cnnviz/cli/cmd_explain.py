@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 METHOD_NAMES = ("gradcam", "gradcam++", "cam", "scorecam", "layercam", "occlusion", "saliency", "smoothgrad",
-                "integrated_gradients", "guided_gradcam")  # kept equal to cnnviz.explanation.METHODS (tested)
+                "integrated_gradients", "guided_gradcam", "xgradcam", "hirescam", "gradcam_elementwise",
+                "eigencam", "ablationcam", "fem", "gradient_input", "vargrad", "squaregrad", "guided_backprop",
+                "deconvnet", "rise", "sobol", "hsic", "lime", "kernel_shap",
+                "lrp")  # kept equal to cnnviz.explanation.METHODS (tested)
 COLORMAP_NAMES = ("viridis", "inferno", "magma", "jet", "turbo", "hot")  # = cnnviz.render.COLORMAPS (tested)
 
 
@@ -18,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explain", help="heatmap of what in an image made the model predict a class",
         description="Draw a heatmap (Grad-CAM, CAM, Score-CAM, occlusion, saliency...) over the image. "
                     "Method parameters go in --param NAME=VALUE, e.g. --param patch_size=32 "
-                    "--param fill=blur for occlusion, --param top_k=64 for Score-CAM.")
+                    "--param fill=blur for occlusion, --param top_k=64 for Score-CAM, --param samples=500 "
+                    "--param grid_size=7 for RISE, --param designs=32 for Sobol, --param segments=50 for LIME "
+                    "and KernelSHAP, --param rule=epsilon_plus_flat for LRP, --param forgrad=15 (FORGrad "
+                    "low-pass) on any gradient method; cnnviz.explanation.METHODS[name].defaults lists "
+                    "every method's parameters.")
     parser.add_argument("image", metavar="IMAGE", help="image file")
     add_model_arguments(parser)
     parser.add_argument("--method", default="gradcam", metavar="METHOD",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -70,6 +71,8 @@ class Method:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[dict[str, Any], LoadedModel], None] | None = None  # raises ParameterError
     progress: bool = False  # reports progress (long: Score-CAM, occlusion)
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)  # text parameters' options
+    signed: bool = False  # ``raw`` is a signed attribution (evidence for and against the class)
 
 
 # --- compiled passes ------------------------------------------------------------------------------
@@ -152,46 +155,94 @@ def _positive_gradient(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], t
 
 
 def _is_relu(operation: Any) -> bool:
-    import keras
-
     if isinstance(operation, keras.layers.ReLU):
         return True
     activation = getattr(operation, "activation", None)
     return getattr(activation, "__name__", "") in ("relu", "relu6")
 
 
-def _build_input_gradient(loaded_model: LoadedModel, guided: bool) -> Callable[..., Any]:
-    if guided:
-        forward = replay_function(loaded_model, [], output_hook=_guided_hook)
+#: How the backward pass treats ReLUs: as the gradient ("plain"), guided backpropagation (Springenberg
+#: et al., 2015: positive gradients where the input was positive) or DeconvNet (Zeiler and Fergus,
+#: 2014: positive gradients whatever the input).
+BACKWARDS = ("plain", "guided", "deconvnet")
+
+
+def _rectified_backward(x: tf.Tensor, forward: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
+    """``forward(x)`` (the ReLU's own output); backward passes the positive part of the upstream
+    gradient, ignoring the input's sign (and ReLU6's upper clip)."""
+
+    @tf.custom_gradient
+    def rectified(x: tf.Tensor) -> tuple[tf.Tensor, Callable[[tf.Tensor], tf.Tensor]]:
+        return forward(x), lambda upstream: tf.nn.relu(upstream)
+
+    return rectified(x)
+
+
+def _deconvnet_call(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """DeconvNet's backward ReLU in place of every ReLU and ReLU6 (standalone or fused into Conv/Dense)."""
+    from cnnviz.graph import _call_inference
+    from cnnviz.methods.linear import affine, has_affine
+
+    if not _is_relu(operation) or getattr(operation, "negative_slope", 0.0):
+        return None  # leaky ReLUs keep their own gradient
+    if isinstance(operation, (keras.layers.ReLU, keras.layers.Activation)):
+        return _rectified_backward(args[0], lambda x: _call_inference(operation, (x, *args[1:]), kwargs))
+    if has_affine(operation):
+        return _rectified_backward(affine(operation, args[0]), operation.activation)
+    return None
+
+
+def _build_input_gradient(loaded_model: LoadedModel, backward: str, model_space: bool) -> Callable[..., Any]:
+    if backward == "plain":
+        def logits_of(inputs: tf.Tensor) -> tf.Tensor:
+            return loaded_model.model(inputs, training=False)
+    else:
+        forward = (replay_function(loaded_model, [], output_hook=_guided_hook) if backward == "guided"
+                   else replay_function(loaded_model, [], call_hook=_deconvnet_call))
 
         def logits_of(inputs: tf.Tensor) -> tf.Tensor:
             return forward(inputs)[1]
-    else:
-        def logits_of(inputs: tf.Tensor) -> tf.Tensor:
-            return loaded_model.model(inputs, training=False)
 
-    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
-    def input_gradient(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC], autograph=False)  # see lrp.py
+    def input_gradient(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
         with tf.GradientTape() as tape:
             tape.watch(pixels)
-            logits = logits_of(loaded_model.preprocess(pixels))
+            inputs = loaded_model.preprocess(pixels)
+            if model_space:
+                tape.watch(inputs)
+            logits = logits_of(inputs)
             score = tf.reduce_sum(class_scores(logits, resolve_classes(logits, class_indices)))
-        return tape.gradient(score, pixels), logits
+        return tape.gradient(score, inputs if model_space else pixels), logits, inputs
 
     return input_gradient
 
 
+def _input_gradient_function(loaded_model: LoadedModel, backward: str, model_space: bool) -> Callable[..., Any]:
+    return loaded_model.cached(("methods.input_gradient", backward, model_space),
+                               lambda: _build_input_gradient(loaded_model, backward, model_space))
+
+
 def input_gradients(loaded_model: LoadedModel, pixels: np.ndarray | tf.Tensor, class_indices: np.ndarray,
-                    guided: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                    guided: bool = False, backward: str = "plain") -> tuple[np.ndarray, np.ndarray]:
     """Gradients of each image's class logit w.r.t. its raw pixels (n, h, w, 3), and the logits.
 
-    With TOP_CLASS, each image's own top-1 class (of the image as given) is used.
+    With TOP_CLASS, each image's own top-1 class (of the image as given) is used. ``backward``
+    (one of :data:`BACKWARDS`; ``guided=True`` is "guided") changes how ReLUs pass gradients back.
     """
-    function = loaded_model.cached(("methods.input_gradient", guided),
-                                   lambda: _build_input_gradient(loaded_model, guided))
+    function = _input_gradient_function(loaded_model, "guided" if guided else backward, False)
     with loaded_model.lock:
-        grads, logits = function(tf.cast(pixels, tf.float32), tf.constant(class_indices, tf.int32))
+        grads, logits, _ = function(tf.cast(pixels, tf.float32), tf.constant(class_indices, tf.int32))
     return grads.numpy(), logits.numpy()
+
+
+def model_input_gradients(loaded_model: LoadedModel, pixels: np.ndarray | tf.Tensor,
+                          class_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(preprocessed inputs, gradients of the class logit w.r.t. them, logits): the model's input
+    space, where Gradient x Input and Xplique work (after the preprocessing, not the raw pixels)."""
+    function = _input_gradient_function(loaded_model, "plain", True)
+    with loaded_model.lock:
+        grads, logits, inputs = function(tf.cast(pixels, tf.float32), tf.constant(class_indices, tf.int32))
+    return inputs.numpy(), grads.numpy(), logits.numpy()
 
 
 # --- helpers for the methods ------------------------------------------------------------------------
@@ -246,3 +297,33 @@ def check_number(params: Mapping[str, Any], name: str, low: float, high: float) 
     value = params[name]
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not low <= value <= high:
         raise ParameterError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
+
+
+def check_seed(params: Mapping[str, Any]) -> None:
+    """ParameterError unless ``params["seed"]`` is a whole number of at least 0."""
+    check_positive_int(params, "seed", minimum=0)
+
+
+# --- FORGrad ----------------------------------------------------------------------------------------
+#: FORGrad's parameter on every gradient method: None (off) or the bandwidth, the number of lowest
+#: spatial frequencies kept along each axis (Muzellec et al., 2023; Xplique's default is 15).
+FORGRAD = "forgrad"
+
+
+def low_pass(maps: np.ndarray, bandwidth: int) -> np.ndarray:
+    """FORGrad (Muzellec et al., Gradient strikes back, 2023): an ideal low-pass filter of maps (n, h, w).
+
+    The Fourier components whose frequency index exceeds ``bandwidth`` along either axis are set to
+    zero; the high frequencies of a gradient map are mostly noise.
+    """
+    height, width = maps.shape[1:]
+    rows = np.abs(np.fft.fftfreq(height) * height) <= bandwidth
+    columns = np.fft.rfftfreq(width) * width <= bandwidth
+    spectrum = np.fft.rfft2(maps.astype(np.float64)) * (rows[:, None] & columns[None, :])
+    return np.fft.irfft2(spectrum, s=(height, width)).astype(np.float32)
+
+
+def check_forgrad(params: Mapping[str, Any]) -> None:
+    """ParameterError unless FORGrad is off (None) or a whole number of frequencies (at least 1)."""
+    if params.get(FORGRAD) is not None:
+        check_positive_int(params, FORGRAD)

@@ -7,7 +7,7 @@ import numpy as np
 
 from cnnviz.methods.core import Maps, Method, Request, input_gradients, layer_pass, upsample, weighted_maps
 from cnnviz.methods.gradcam import channel_weights
-from cnnviz.methods.saliency import gradient_magnitude
+from cnnviz.methods.saliency import DEFAULTS, check, gradient_magnitude
 
 
 def guided_gradcam(request: Request) -> Maps:
@@ -20,7 +20,7 @@ def guided_gradcam(request: Request) -> Maps:
 
 
 METHOD = Method(
-    name="guided_gradcam", title="Guided Grad-CAM", compute=guided_gradcam,
+    name="guided_gradcam", title="Guided Grad-CAM", compute=guided_gradcam, defaults=DEFAULTS, check=check,
     citation="Selvaraju et al., Grad-CAM, ICCV 2017 (guided backpropagation: Springenberg et al., 2015)",
     about=("Fine pixel detail from guided backpropagation, kept only where Grad-CAM points. Sharp and "
            "readable, but guided backpropagation is known to reconstruct edges of the image whatever "

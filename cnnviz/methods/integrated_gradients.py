@@ -18,11 +18,13 @@ import numpy as np
 
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
+    FORGRAD,
     Maps,
     Method,
     Request,
     batches,
     check_choice,
+    check_forgrad,
     check_positive_int,
     clean_pass,
     input_gradients,
@@ -30,7 +32,8 @@ from cnnviz.methods.core import (
 from cnnviz.models import LoadedModel
 from cnnviz.progress import report
 
-BASELINES = ("black", "grey", "white", "blur", "noise")
+#: "model_zero" is the image whose preprocessed input is 0 (Xplique's baseline, in the model's input space).
+BASELINES = ("black", "grey", "white", "blur", "noise", "model_zero")
 DEFAULT_STEPS = 32
 MAX_STEPS = 1024
 GREY = 128.0
@@ -39,7 +42,8 @@ GREY = 128.0
 COMPLETENESS_TOLERANCE = 0.05
 #: Gaussian blur sigma of the "blur" baseline, as a fraction of the image's shorter side.
 BLUR_SIGMA_FRACTION = 1 / 16
-DEFAULTS = {"steps": DEFAULT_STEPS, "baseline": "black", "batch_size": DEFAULT_BATCH_SIZE, "seed": 0}
+DEFAULTS = {"steps": DEFAULT_STEPS, "baseline": "black", "batch_size": DEFAULT_BATCH_SIZE, "seed": 0,
+            FORGRAD: None}
 
 
 def baseline_image(pixels: np.ndarray, baseline: str, seed: int = 0) -> np.ndarray:
@@ -56,6 +60,21 @@ def baseline_image(pixels: np.ndarray, baseline: str, seed: int = 0) -> np.ndarr
     return cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
+def model_zero_image(loaded_model: LoadedModel) -> np.ndarray:
+    """The raw pixels (float32, input size) that the model's preprocessing maps to 0.
+
+    The preprocessing is affine per pixel, but may mix colours (caffe's RGB -> BGR): its 3 x 3 matrix
+    is read from the images of the unit colours, then solved for 0.
+    """
+    height, width = loaded_model.input_size
+    probes = np.zeros((4, height, width, 3), np.float32)
+    probes[1:, ..., :] = np.eye(3, dtype=np.float32)[:, None, None, :]  # black, red, green, blue
+    outputs = np.asarray(loaded_model.preprocess(probes), np.float64)[:, 0, 0, :]
+    offset, matrix = outputs[0], (outputs[1:] - outputs[0]).T  # output channel x input colour
+    zero = np.linalg.lstsq(matrix, -offset, rcond=None)[0]
+    return np.broadcast_to(zero.astype(np.float32), (height, width, 3)).copy()
+
+
 def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
     """Per-pixel, per-colour attributions (n, h, w, 3), trapezoidal rule over ``steps`` intervals."""
     params = request.params
@@ -67,7 +86,8 @@ def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
     total = len(request.pixels) * (steps + 1)
     for index, pixels in enumerate(request.pixels):
         image = pixels.astype(np.float32)
-        start = baseline_image(pixels, params["baseline"], params["seed"])
+        start = (model_zero_image(request.loaded_model) if params["baseline"] == "model_zero"
+                 else baseline_image(pixels, params["baseline"], params["seed"]))
         mean_gradient = np.zeros(image.shape, np.float32)
         for part in batches(steps + 1, batch_size):
             path = start[None] + alphas[part, None, None, None] * (image - start)[None]
@@ -124,11 +144,13 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     check_positive_int(params, "batch_size")
     check_choice(params, "baseline", BASELINES)
     check_positive_int(params, "seed", minimum=0)
+    check_forgrad(params)
 
 
 METHOD = Method(
     name="integrated_gradients", title="Integrated Gradients", compute=integrated_gradients,
-    uses_layer=False, defaults=DEFAULTS, check=check, progress=True,
+    uses_layer=False, defaults=DEFAULTS, check=check, progress=True, signed=True,
+    choices={"baseline": BASELINES},
     citation="Sundararajan et al., Axiomatic Attribution for Deep Networks, ICML 2017",
     about=("Follows a straight path from a baseline image (black by default) to the photo and adds up "
            "the gradients on the way. The attributions add up to the change in the class score only "

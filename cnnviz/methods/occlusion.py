@@ -31,7 +31,9 @@ from cnnviz.methods.core import (
 from cnnviz.models import LoadedModel
 from cnnviz.progress import report
 
-FILLS = ("grey", "mean", "blur", "zero")
+#: "model_zero": the pixels the model's preprocessing maps to 0 (Xplique's occlusion_value=0 and
+#: ref_value=0), rounded to whole pixel values.
+FILLS = ("grey", "mean", "blur", "zero", "model_zero")
 #: Patch side as a fraction of the image's shorter side when patch_size is None (28 px at 224).
 DEFAULT_PATCH_FRACTION = 1 / 8
 #: Stride as a fraction of the patch when stride is None (patches overlap by half).
@@ -41,7 +43,13 @@ GREY = 128.0
 BLUR_SIGMA_FRACTION = 0.5
 #: "mean" (the image's mean colour) is the fill closest to "no information" (it is what a zero baseline
 #: means after mean-centring); a grey or black square can look like an object itself.
-DEFAULTS = {"patch_size": None, "stride": None, "fill": "mean", "batch_size": DEFAULT_BATCH_SIZE}
+#: What drops when a patch is hidden: the class probability (default) or the class logit (Xplique).
+SCORES = ("probability", "logit")
+#: How the full map is made from the patches' drops: each drop at its patch's centre, interpolated
+#: (default); or each pixel the mean, or the sum (Xplique), of the drops of the patches covering it.
+AGGREGATES = ("centres", "mean", "sum")
+DEFAULTS = {"patch_size": None, "stride": None, "fill": "mean", "batch_size": DEFAULT_BATCH_SIZE,
+            "score": "probability", "aggregate": "centres"}
 
 
 def patch_geometry(params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int]:
@@ -59,8 +67,12 @@ def positions(length: int, patch: int, stride: int) -> np.ndarray:
     return np.array(starts, np.int32)
 
 
-def fill_image(pixels: np.ndarray, fill: str, patch: int) -> np.ndarray:
+def fill_image(pixels: np.ndarray, fill: str, patch: int, loaded_model: LoadedModel | None = None) -> np.ndarray:
     """What an occluded patch shows instead of the image (uint8, the image's shape)."""
+    if fill == "model_zero":
+        from cnnviz.methods.integrated_gradients import model_zero_image
+
+        return np.clip(np.round(model_zero_image(loaded_model)), 0, 255).astype(np.uint8)
     if fill == "grey":
         return np.full(pixels.shape, GREY, np.uint8)
     if fill == "zero":
@@ -104,7 +116,7 @@ def occlusion(request: Request) -> Maps:
     report(request.progress, 0, total)
     for index, pixels in enumerate(request.pixels):
         image = tf.constant(pixels, tf.uint8)
-        fill = tf.constant(fill_image(pixels, params["fill"], patch))
+        fill = tf.constant(fill_image(pixels, params["fill"], patch, loaded_model))
         logits = np.empty((len(corners), loaded_model.num_classes), np.float32)
         for part in batches(len(corners), params["batch_size"]):
             with loaded_model.lock:
@@ -112,10 +124,13 @@ def occlusion(request: Request) -> Maps:
                                                 params.get("incremental", "auto"))
             report(request.progress, index * len(corners) + part.stop, total, image=index + 1)
         class_index = int(top_classes(logits[:1], request.class_indices[index:index + 1])[0])
-        probabilities = loaded_model.probabilities_from_logits(logits)[:, class_index]
-        drops = (probabilities[0] - probabilities[1:]).reshape(len(tops), len(lefts))
+        scores = (loaded_model.probabilities_from_logits(logits) if params["score"] == "probability"
+                  else logits)[:, class_index]
+        drops = (scores[0] - scores[1:]).reshape(len(tops), len(lefts))
         raw.append(drops)
-        full.append(at_patch_centres(drops, tops, lefts, patch, (height, width)))
+        full.append(at_patch_centres(drops, tops, lefts, patch, (height, width))
+                    if params["aggregate"] == "centres"
+                    else over_patches(drops, tops, lefts, patch, (height, width), params["aggregate"]))
         clean.append(logits[0])
         classes.append(class_index)
     return Maps(np.stack(raw), np.array(classes, np.int32), np.stack(clean), np.stack(full))
@@ -131,9 +146,22 @@ def at_patch_centres(grid: np.ndarray, tops: np.ndarray, lefts: np.ndarray, patc
     return np.stack([np.interp(columns, lefts + centre, row) for row in along_rows]).astype(np.float32)
 
 
+def over_patches(grid: np.ndarray, tops: np.ndarray, lefts: np.ndarray, patch: int,
+                 size: tuple[int, int], aggregate: str) -> np.ndarray:
+    """Each pixel: the sum (or mean) of the drops of every patch that covers it."""
+    total, count = np.zeros(size, np.float64), np.zeros(size, np.float64)
+    for i, top in enumerate(tops):
+        for j, left in enumerate(lefts):
+            total[top:top + patch, left:left + patch] += grid[i, j]
+            count[top:top + patch, left:left + patch] += 1
+    return (total if aggregate == "sum" else total / np.maximum(count, 1)).astype(np.float32)
+
+
 def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     height, width = loaded_model.input_size
     check_choice(params, "fill", FILLS)
+    check_choice(params, "score", SCORES)
+    check_choice(params, "aggregate", AGGREGATES)
     check_positive_int(params, "batch_size")
     for name in ("patch_size", "stride"):
         if params[name] is not None:
@@ -151,7 +179,7 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
 
 METHOD = Method(
     name="occlusion", title="Occlusion", compute=occlusion, defaults=DEFAULTS, check=check, uses_layer=False,
-    progress=True,
+    progress=True, choices={"fill": FILLS, "score": SCORES, "aggregate": AGGREGATES},
     citation="Zeiler and Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014",
     about=("Hides one patch of the image at a time and measures how much the class probability drops: "
            "bright where hiding the image hurts the model most. Model-agnostic and easy to interpret, "

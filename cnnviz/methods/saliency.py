@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from cnnviz.methods.core import Maps, Method, Request, input_gradients, top_classes
+from cnnviz.methods.core import FORGRAD, Maps, Method, Request, check_forgrad, input_gradients, top_classes
+from cnnviz.models import LoadedModel
+
+DEFAULTS = {FORGRAD: None}
 
 
 def gradient_magnitude(gradients: np.ndarray) -> np.ndarray:
@@ -17,8 +22,13 @@ def saliency(request: Request) -> Maps:
     return Maps(gradient_magnitude(gradients), top_classes(logits, request.class_indices), logits)
 
 
+def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
+    check_forgrad(params)
+
+
 METHOD = Method(
-    name="saliency", title="Gradient saliency", compute=saliency, uses_layer=False,
+    name="saliency", title="Gradient saliency", compute=saliency, uses_layer=False, defaults=DEFAULTS,
+    check=check,
     citation="Simonyan et al., Deep Inside Convolutional Networks, ICLR Workshops 2014",
     about=("How much each pixel, changed a little, would change the class score. Pixel-sharp but "
            "noisy, and it shows sensitivity rather than evidence: an edge the model reacts to lights "

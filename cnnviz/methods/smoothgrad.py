@@ -13,11 +13,13 @@ import numpy as np
 
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
+    FORGRAD,
     Maps,
     Method,
     Request,
     batches,
     check_number,
+    check_forgrad,
     check_positive_int,
     clean_pass,
     input_gradients,
@@ -31,17 +33,19 @@ DEFAULT_NOISE = 0.15
 DEFAULT_SAMPLES = 32
 PIXEL_RANGE = 255.0
 MAX_SAMPLES = 1024
-DEFAULTS = {"samples": DEFAULT_SAMPLES, "noise": DEFAULT_NOISE, "batch_size": DEFAULT_BATCH_SIZE, "seed": 0}
+DEFAULTS = {"samples": DEFAULT_SAMPLES, "noise": DEFAULT_NOISE, "batch_size": DEFAULT_BATCH_SIZE, "seed": 0,
+            FORGRAD: None}
 
 
-def mean_noisy_gradients(request: Request, classes: np.ndarray) -> np.ndarray:
-    """Each image's pixel gradient averaged over ``samples`` noisy copies (n, h, w, 3)."""
+def noisy_gradient_moments(request: Request, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and mean square of each image's pixel gradient over ``samples`` noisy copies (n, h, w, 3)."""
     params = request.params
     rng = np.random.default_rng(params["seed"])
     sigma = params["noise"] * PIXEL_RANGE
     samples, batch_size = params["samples"], params["batch_size"]
     total = len(request.pixels) * samples
     means = np.zeros(request.pixels.shape, np.float32)
+    squares = np.zeros(request.pixels.shape, np.float32)
     for index, pixels in enumerate(request.pixels):
         for part in batches(samples, batch_size):
             count = part.stop - part.start
@@ -49,8 +53,14 @@ def mean_noisy_gradients(request: Request, classes: np.ndarray) -> np.ndarray:
             gradients, _ = input_gradients(request.loaded_model, pixels[None].astype(np.float32) + noise,
                                            np.full(count, classes[index], np.int32))
             means[index] += gradients.sum(axis=0) / samples
+            squares[index] += (gradients ** 2).sum(axis=0) / samples
             report(request.progress, index * samples + part.stop, total, image=index + 1)
-    return means
+    return means, squares
+
+
+def mean_noisy_gradients(request: Request, classes: np.ndarray) -> np.ndarray:
+    """Each image's pixel gradient averaged over ``samples`` noisy copies (n, h, w, 3)."""
+    return noisy_gradient_moments(request, classes)[0]
 
 
 def smoothgrad(request: Request) -> Maps:
@@ -63,6 +73,7 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     check_positive_int(params, "batch_size")
     check_number(params, "noise", 0.0, 1.0)
     check_positive_int(params, "seed", minimum=0)
+    check_forgrad(params)
 
 
 METHOD = Method(
