@@ -24,7 +24,6 @@ from ui.dataset_state import DatasetChoice
 from ui.downloads import download_png, png_bytes
 from ui.errors import show_error, user_errors
 
-DATASET_UPLOAD_LIMIT_MB = 1024  # also server.maxUploadSize in .streamlit/config.toml
 ZIP, GENERATED = "zip", "generated"
 SOURCE_LABELS = {ZIP: "Upload a zip", GENERATED: "Generated shapes"}
 AUDIT_METHODS = ("gradcam", "gradcam++", "layercam", "saliency", "integrated_gradients")
@@ -51,13 +50,16 @@ def _chart_png(key: tuple, _draw: Callable[[], Figure]) -> bytes:
 
 # --- choosing the dataset -----------------------------------------------------------------------
 def _choose_zip() -> None:
+    # the server's limit (1 GB in .streamlit/config.toml; the Docker image sets its own): said as it is
+    limit_mb = int(st.get_option("server.maxUploadSize"))
+    limit = f"{limit_mb // 1024} GB" if limit_mb >= 1024 else f"{limit_mb} MB"
     st.caption("A .zip with one folder per class, the folder name being the class name "
                "(`circle/a.png`, `square/b.jpg`, ...; one top folder around them is fine). JPEG, PNG, "
                "BMP, GIF, WebP and TIFF are read by their content. Files that cannot be used are listed "
-               f"below with the reason. Up to {DATASET_UPLOAD_LIMIT_MB // 1024} GB per zip; for larger "
+               f"below with the reason. Up to {limit} per zip (the server's upload limit); for larger "
                "sets use the command line: `python -m cnnviz evaluate --folder DIR --model NAME`.")
     upload = st.file_uploader("Zip of class folders", type=["zip"], key="dataset.zip",
-                              max_upload_size=DATASET_UPLOAD_LIMIT_MB)
+                              max_upload_size=limit_mb)
     if upload is None:
         return
     data = upload.getvalue()

