@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+TEST_WORKERS ?= 2                    # pytest-xdist workers (whole test files per worker)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test setup setup-dev chromium train-demo bench lint clean docker-check
@@ -30,7 +31,7 @@ run: setup                           ## start the app on http://localhost:$(PORT
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup-dev chromium             ## the whole test suite (what CI runs)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 train-demo: setup                    ## retrain the bundled demo model (about 5 minutes on 2 cores)
 	$(PY) -m cnnviz.demo.train

@@ -10,4 +10,8 @@ os.environ.setdefault("KERAS_HOME", str(REPO_ROOT / "models_cache"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # `make docker-check` starts in the background once its test is collected (tests/docker_check_helpers.py).
-from docker_check_helpers import pytest_collection_modifyitems, pytest_unconfigure  # noqa: E402,F401
+from docker_check_helpers import (  # noqa: E402,F401
+    pytest_collection_modifyitems,
+    pytest_unconfigure,
+    pytest_xdist_node_collection_finished,
+)
