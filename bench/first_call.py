@@ -145,7 +145,9 @@ def _run_child(arguments: list[str], env: dict[str, str] | None = None) -> dict:
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(arguments)} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    line = completed.stdout.strip().splitlines()[-1]
+    print(" ".join(arguments), line, file=sys.stderr, flush=True)  # each run as it ends: partial runs count
+    return json.loads(line)
 
 
 def _median(runs: list[dict], *keys: str) -> float:

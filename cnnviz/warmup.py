@@ -1,8 +1,9 @@
 """Warm-up: trace and run once, on a blank image, the compiled functions a page needs first.
 
 TensorFlow traces a ``tf.function`` (Python runs through the whole model) and optimises its graph
-on the first call; for a new (model, method) that costs seconds (MobileNetV2's occlusion about
-10 s on 2 cores, mostly the incremental-inference walker: docs/benchmarks.md, "First call").
+on the first call; for a new (model, method) that costs seconds to tens of seconds (the demo
+model's first occlusion took 44 s against 1.2 s for the next on a busy 2-core machine:
+docs/benchmarks.md, "First call"; tracing the incremental-inference walker is a large part).
 Doing it while the user looks at the page moves that wait off their first click:
 
 - ``warm_up(loaded)``: the quick steps, now (the app runs them under its "Loading" spinner): the
@@ -14,9 +15,10 @@ Doing it while the user looks at the page moves that wait off their first click:
 Every step goes through the public entry points (``explain``, ``one_pixel_attack``), so it fills the
 model's cache (``LoadedModel.cached``) with exactly the functions a click then reuses; the compiled
 functions take any batch size, so the warm-up's smaller work traces the same ones. The compiled
-functions are shared (they hold ``loaded.lock`` while running), so a click during a background step
-waits for the step's current model call. ``CNNVIZ_BACKGROUND_WARMUP=0`` turns the background
-steps off (the test suite does, to keep its CPU for the tests).
+functions are shared and run under ``loaded.lock``, so a click during a background step waits until
+the step's current call ends, tracing included (up to tens of seconds on a busy 2-core machine; still
+less in all than tracing on the click). ``CNNVIZ_BACKGROUND_WARMUP=0`` turns the background steps
+off (the test suite does, to keep its CPU for the tests).
 """
 
 from __future__ import annotations
