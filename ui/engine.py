@@ -18,6 +18,7 @@ import streamlit as st
 
 import cnnviz.explanation
 import cnnviz.prediction
+import cnnviz.warmup
 from cnnviz.errors import CnnvizError
 from cnnviz.explanation import Heatmap
 from cnnviz.faithfulness import (
@@ -41,17 +42,12 @@ BADGE_STEPS = 16  # deletion / insertion curve steps of a faithfulness badge (2 
 
 
 def _warm_up(loaded: LoadedModel) -> None:
-    """Trace the compiled forward pass and Grad-CAM's gradient function now, while the "Loading the
-    model" spinner shows, so the first prediction and heatmap on a page come in well under a second
-    (tracing MobileNetV2's gradient takes about 2 s on 2 cores)."""
-    height, width = loaded.input_size
-    blank = np.zeros((height, width, 3), np.uint8)
-    with loaded.lock:
-        loaded.logits(blank[None])
-    try:
-        cnnviz.explanation.explain(loaded, blank, method="gradcam")
-    except CnnvizError:
-        pass  # no spatial layer for Grad-CAM: the Heatmaps page explains why when it is opened
+    """Trace the compiled forward pass and Grad-CAM now, while the "Loading the model" spinner
+    shows, so the first prediction and heatmap on a page come in well under a second (tracing
+    MobileNetV2's gradient takes about 2 s on 2 cores); occlusion and the one-pixel attack are
+    traced in a background thread after that (cnnviz.warmup), so loading is not slower."""
+    cnnviz.warmup.warm_up(loaded)
+    cnnviz.warmup.warm_up_in_background(loaded)
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)...",

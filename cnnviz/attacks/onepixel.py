@@ -33,6 +33,8 @@ DEFAULT_PIXELS = 1
 #: (population, generations): the paper's setting, and a small budget for big models.
 PRESETS: Mapping[str, tuple[int, int]] = {"paper": (400, 100), "quick": (100, 20)}
 DEFAULT_PRESET = "paper"
+#: Models whose input side exceeds this get the "quick" preset by default (the app's choice).
+QUICK_ABOVE = 160
 #: First-generation colours ~ N(COLOUR_MEAN, COLOUR_STD), clipped to 0..255 (Su et al., 2019).
 COLOUR_MEAN = 128.0
 COLOUR_STD = 127.0
@@ -59,6 +61,11 @@ def budget(preset: str = DEFAULT_PRESET, popsize: int | None = None,
     default_popsize, default_maxiter = PRESETS[preset]
     return (default_popsize if popsize is None else popsize,
             default_maxiter if maxiter is None else maxiter)
+
+
+def default_preset(input_size: tuple[int, int]) -> str:
+    """The preset the app starts with: "quick" for large inputs (ImageNet models), else "paper"."""
+    return "quick" if max(input_size) > QUICK_ABOVE else DEFAULT_PRESET
 
 
 def max_queries(popsize: int, maxiter: int) -> int:
