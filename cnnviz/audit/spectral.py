@@ -4,8 +4,8 @@ Communications 2019, "Unmasking Clever Hans predictors"), on plain arrays.
 Following the SpRAy pipeline (as CoRelAy implements it): each image's heatmap, downsized and
 flattened, is a point; a k-nearest-neighbour affinity graph links each point to its closest ones;
 the normalised graph Laplacian ``L = I - D^-1/2 A D^-1/2`` has one eigenvalue near 0 per loosely
-connected group, so the largest gap between consecutive small eigenvalues (the eigengap) gives the
-number of clusters; the points are clustered by k-means in the space of the leading eigenvectors
+connected group (exactly 0 per connected component), so the components of a graph that falls apart,
+else the largest gap between consecutive small eigenvalues (the eigengap), give the number of clusters; the points are clustered by k-means in the space of the leading eigenvectors
 (rows scaled to unit length, Ng, Jordan and Weiss 2001). A cluster that is small and far from the
 rest is what an auditor should look at first: :func:`outlier_scores`. :func:`tsne` gives the 2-D
 picture. NumPy, SciPy and scikit-learn; no TensorFlow.
@@ -105,6 +105,25 @@ def eigengap_count(eigenvalues: np.ndarray) -> int:
     return int(np.argmax(gaps)) + 1 if len(gaps) else 1
 
 
+def components(affinity: np.ndarray) -> int:
+    """The number of connected components of the affinity graph."""
+    from scipy.sparse.csgraph import connected_components
+
+    return int(connected_components(affinity, directed=False)[0])
+
+
+def auto_count(affinity: np.ndarray, eigenvalues: np.ndarray, max_clusters: int = MAX_CLUSTERS) -> int:
+    """The number of clusters when none is given: the graph's connected components when it falls
+    apart into 2 to ``max_clusters`` of them (eigenvalue 0 of the Laplacian repeated once per
+    component: the gap right after the zeros; von Luxburg 2007, "A tutorial on spectral clustering"),
+    otherwise the largest eigengap. (On the lab's story the tagged images were a component of their
+    own, yet a larger gap further up split them over 3 to 7 pure clusters.)"""
+    parts = components(affinity)
+    if 1 < parts <= max_clusters:
+        return parts
+    return eigengap_count(eigenvalues[:max_clusters + 1])
+
+
 def spectral_clusters(maps: np.ndarray, clusters: int | str = "auto", *,
                       neighbours: int = DEFAULT_NEIGHBOURS, max_clusters: int = MAX_CLUSTERS,
                       seed: int = 0) -> Clustering:
@@ -115,11 +134,12 @@ def spectral_clusters(maps: np.ndarray, clusters: int | str = "auto", *,
     count = len(maps)
     check_enough(count, "The set")
     given = check_cluster_count(clusters, count)
-    laplacian = normalised_laplacian(knn_affinity(flatten_maps(maps), neighbours))
+    affinity = knn_affinity(flatten_maps(maps), neighbours)
+    laplacian = normalised_laplacian(affinity)
     wanted = min(count - 1, max(max_clusters, given or 1))
     with threadpool_limits(THREADS):
         eigenvalues, vectors = eigh(laplacian, subset_by_index=[0, wanted])
-    count_k = given if given is not None else eigengap_count(eigenvalues[:max_clusters + 1])
+    count_k = given if given is not None else auto_count(affinity, eigenvalues, max_clusters)
     if count_k == 1:
         return Clustering(np.zeros(count, np.int64), eigenvalues, 1, "given" if given else "eigengap")
     embedding = vectors[:, :count_k]
@@ -161,5 +181,5 @@ def tsne(maps: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 __all__ = ["Clustering", "spectral_clusters", "outlier_scores", "tsne", "knn_affinity",
-           "normalised_laplacian", "eigengap_count", "flatten_maps", "check_cluster_count", "check_enough",
+           "normalised_laplacian", "eigengap_count", "auto_count", "components", "flatten_maps", "check_cluster_count", "check_enough",
            "DEFAULT_NEIGHBOURS", "MAX_CLUSTERS", "MIN_MAPS"]
