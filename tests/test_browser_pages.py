@@ -167,7 +167,8 @@ def clever_hans(page: Page, run: bool) -> None:
     main = main_area(page)
     expect(main.get_by_role("heading", name="Clever Hans lab")).to_be_visible()
     expect(main.get_by_role("button", name="Train both models")).to_be_visible()
-    if run:  # the story end to end on a user's zip, at the smallest size (learning it: test_clever_hans.py)
+    if run:  # the story end to end on a user's zip at the smallest size: plant, train both, compare, audit,
+        # filter statistics, a member opened on the Heatmaps page (learning it: test_clever_hans.py)
         images_in_main(page, 1)  # the cue preview of the generated set
         main.get_by_text("My own (zip of class folders)", exact=True).click()
         wait_for_app(page)
@@ -183,10 +184,17 @@ def clever_hans(page: Page, run: bool) -> None:
         wait_for_app(page)
         run_button(page, "Train both models")
         table = main.get_by_test_id("stDataFrame").first
-        expect(table).to_contain_text("cued model")
-        expect(table).to_contain_text("heatmap mass on the cue")
+        expect(table).to_contain_text("cued model", timeout=4 * LONG_RUN_MS)  # the run may still go on
+        expect(table).to_contain_text("clean model")  # (the grid draws only the columns in view)
+        wait_for_app(page, LONG_RUN_MS)
         run_button(page, "Audit the class")
-        expect(main.get_by_text(f"{LAB_PER_CLASS} images of circle", exact=False)).to_be_visible()
+        expect(main.get_by_text(f"{LAB_PER_CLASS} images of circle", exact=False)).to_be_visible(
+            timeout=2 * LONG_RUN_MS)
+        wait_for_app(page, LONG_RUN_MS)
+        run_button(page, "Count the winning channels")  # filter activation statistics of the class
+        expect(main.get_by_text("Most often the most active channel", exact=False)).to_be_visible(
+            timeout=2 * LONG_RUN_MS)
+        wait_for_app(page, LONG_RUN_MS)
         member = main.get_by_test_id("stExpander").first.get_by_role("button", name="Open").first
         member.click()  # a member of the audit opens on the Heatmaps page, with the audited model
         page.wait_for_url("**/heatmaps", timeout=LONG_RUN_MS)
