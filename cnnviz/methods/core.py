@@ -121,6 +121,7 @@ def _folding_hook(loaded_model: LoadedModel, keep: frozenset[str]) -> CallHook |
         return None
     graph, folded_bns = flat_graph(loaded_model), set(plan.values())
 
+    @tf.autograph.experimental.do_not_convert  # plain Python on layers: nothing to convert
     def fold(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if name in plan:
             kernel, bias = folded(operation, graph[plan[name]].layer)
@@ -135,6 +136,7 @@ def _chained(first: CallHook | None, second: CallHook | None) -> CallHook | None
     if first is None or second is None:
         return first or second
 
+    @tf.autograph.experimental.do_not_convert
     def chained(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         replaced = first(name, operation, args, kwargs)
         return second(name, operation, args, kwargs) if replaced is None else replaced
