@@ -320,9 +320,13 @@ def metrics_markdown(results: dict[str, Any], command: str) -> str:
              "generated images, random continuous maps in [0, 1]; Deletion / Insertion with 10 steps and a black "
              "baseline (Xplique's 0; cnnviz `deletion_fill=\"black\", insertion_start=\"black\"`), softmax scores. "
              "MuFidelity (Xplique's protocol: each of the 9 x 9 cells removed with probability 0.2, Spearman "
-             "correlation; cnnviz `subsets=bernoulli, correlation=spearman`) draws its random subsets "
-             "with each library's own generator (512 each), so it agrees up to sampling noise only: the row "
-             "mu_fidelity_xplique_twice compares two evaluations by Xplique itself (first column: its second run).", "", "| metric | largest difference cnnviz - Xplique | cnnviz | Xplique |",
+             "correlation; cnnviz `subsets=bernoulli, correlation=spearman`, 512 subsets): Xplique draws its "
+             "subsets with the global `tf.random.uniform` inside `_perturb_samples` (a new draw on every "
+             "evaluation), cnnviz with NumPy's generator seeded by `seed`, so the row mu_fidelity (each its own "
+             "draws) agrees up to sampling noise only, as Xplique with itself (mu_fidelity_xplique_twice, first "
+             "column: its second run). mu_fidelity_shared_subsets hands cnnviz's seeded subsets to Xplique "
+             "(its `_perturb_samples` overridden to take them; the rest is Xplique's code): then the two are "
+             "equal.", "", "| metric | largest difference cnnviz - Xplique | cnnviz | Xplique |",
              "|---|---|---|---|"]
     for name, row in results.items():
         ours = ", ".join(f"{v:.4f}" for v in row["cnnviz"])
@@ -389,6 +393,10 @@ def main() -> None:
                         help="models on which the black-box methods use fewer samples (ImageNet networks here)")
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON file of the run (one per process when models run in parallel)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=None,
+                        help="only merge these results files (later ones win) into --results and write the table")
     parser.add_argument("--metrics", action="store_true", help="compare the metrics instead of the methods")
     args = parser.parse_args()
     import xplique
@@ -404,15 +412,27 @@ def main() -> None:
 
     results: dict[str, Any] = {"xplique": xplique.__version__, "tensorflow": tf.__version__, "models": {},
                                "commands": []}
-    if args.methods and RESULTS.exists():  # a partial run updates those rows of the last full run
-        results = json.loads(RESULTS.read_text())
+    if args.merge is not None:
+        for path in args.merge:
+            part = json.loads(path.read_text())
+            results["commands"] += [c for c in part.get("commands", []) if c not in results["commands"]]
+            for model, rows in part["models"].items():
+                results["models"].setdefault(model, {}).update(rows)
+        args.results.write_text(json.dumps(results, indent=2))
+        section = markdown(results, "; ".join(results["commands"]))
+        print(section)
+        if args.write_docs:
+            write_docs(section)
+        return
+    if args.methods and args.results.exists():  # a partial run updates those rows of the last full run
+        results = json.loads(args.results.read_text())
     results.setdefault("commands", []).append(command.strip())
     for name, loaded in models(args.models).items():
         print(f"== {name}", flush=True)
         rows = agreement(loaded, args.repeats, name in args.small, args.methods)
         results["models"].setdefault(loaded.name, {}).update(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2))
     section = markdown(results, "; then ".join(results["commands"]))
     print(section)
     if args.write_docs:
