@@ -26,6 +26,7 @@ from cnnviz.methods.core import (
     batches,
     check_choice,
     check_positive_int,
+    logits_function,
     top_classes,
 )
 from cnnviz.models import LoadedModel
@@ -86,6 +87,7 @@ def fill_image(pixels: np.ndarray, fill: str, patch: int, loaded_model: LoadedMo
 
 def _build_occluded_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
     height, width = loaded_model.input_size
+    logits_of = logits_function(loaded_model)
     image_spec = tf.TensorSpec([height, width, 3], tf.uint8)
 
     @tf.function(input_signature=[image_spec, image_spec, tf.TensorSpec([None, 2], tf.int32),
@@ -97,7 +99,7 @@ def _build_occluded_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
         top, left = corners[:, 0, None, None], corners[:, 1, None, None]
         inside = (rows >= top) & (rows < top + patch) & (columns >= left) & (columns < left + patch)
         images = tf.where(inside[..., None], fill[None], pixels[None])  # uint8, as cheap as it gets
-        return loaded_model.model(loaded_model.preprocess(tf.cast(images, tf.float32)), training=False)
+        return logits_of(loaded_model.preprocess(tf.cast(images, tf.float32)))
 
     return occluded_logits
 
