@@ -11,3 +11,5 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # `make docker-check` starts in the background once its test is collected (tests/docker_check_helpers.py).
 from docker_check_helpers import pytest_collection_modifyitems, pytest_unconfigure  # noqa: E402,F401
+# Tests written for float32 values keep float32; tests/test_precision.py asks for "auto" and "bfloat16".
+os.environ.setdefault("CNNVIZ_PRECISION", "float32")
