@@ -101,14 +101,14 @@ def test_auto_decides_from_measured_time() -> None:
     def sleeper(seconds: float):
         return lambda: time.sleep(seconds)
 
-    slower = calibrate(sleeper(0.004), sleeper(0.012))
-    assert slower.speedup == pytest.approx(1 / 3, rel=0.35)
+    slower = calibrate(sleeper(0.02), sleeper(0.08))  # 4x slower: robust to a loaded machine's jitter
+    assert slower.speedup < 0.8
     kept = decide(slower, "mixed_bfloat16")
     assert kept.policy == "float32" and "not worth it" in kept.reason
 
-    faster = calibrate(sleeper(0.012), sleeper(0.004))
+    faster = calibrate(sleeper(0.08), sleeper(0.02))
     chosen = decide(faster, "mixed_bfloat16")
-    assert chosen.policy == "mixed_bfloat16" and chosen.speedup == pytest.approx(3, rel=0.35)
+    assert chosen.policy == "mixed_bfloat16" and chosen.speedup > 1.5
     assert decide(faster, "mixed_bfloat16", agreement=0.9).policy == "float32"  # fast but wrong
 
     calls = []
