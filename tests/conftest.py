@@ -17,3 +17,5 @@ from docker_check_helpers import (  # noqa: E402,F401
     pytest_unconfigure,
     pytest_xdist_node_collection_finished,
 )
+# Tests written for float32 values keep float32; tests/test_precision.py asks for "auto" and "bfloat16".
+os.environ.setdefault("CNNVIZ_PRECISION", "float32")

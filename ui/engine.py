@@ -116,19 +116,23 @@ Params = tuple[tuple[str, Any], ...]  # a method's settings as sorted (name, val
 
 @st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
 def _explain(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
-             params: Params, _loaded: LoadedModel, _image: np.ndarray, _progress: Any = None) -> Heatmap:
+             params: Params, _loaded: LoadedModel, _image: np.ndarray, _progress: Any = None,
+             precision: str | None = None) -> Heatmap:
     return cnnviz.explanation.explain(_loaded, _image, method=method, class_index=class_index,
-                                      layer=layer or None, fit=fit, progress=_progress, **dict(params))
+                                      layer=layer or None, fit=fit, progress=_progress, precision=precision,
+                                      **dict(params))
 
 
 def explain(model: ModelChoice, image: ImageChoice, method: str, class_index: int, layer: str = "",
-            fit: str = "crop", params: Params = (), progress: Any = None) -> Heatmap:
-    """A heatmap (computed once per model, image, method, class, layer, fit and settings).
+            fit: str = "crop", params: Params = (), progress: Any = None,
+            precision: str | None = None) -> Heatmap:
+    """A heatmap (computed once per model, image, method, class, layer, fit, settings and precision).
 
-    ``layer`` "" means the method's default; ``progress`` is a ``ui.progress`` bar or None.
+    ``layer`` "" means the method's default; ``progress`` is a ``ui.progress`` bar or None;
+    ``precision`` as in cnnviz.explain (None: the process default, "auto").
     """
     return _explain(model.key, image.sha256, method, class_index, layer, fit, params, model.loaded,
-                    image.image, _progress=progress)
+                    image.image, _progress=progress, precision=precision)
 
 
 @st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)

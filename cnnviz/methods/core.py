@@ -42,6 +42,15 @@ class Request:
     layer: str | None  # full layer name, None for methods that work on the input
     params: Mapping[str, Any]  # the method's parameters, defaults filled in and checked
     progress: ProgressCallback | None = None
+    #: The model to call for batched, perturbed images (occluded, masked, noisy, path): the reduced
+    #: precision twin when cnnviz.precision chose one, else None (then ``loaded_model``).
+    reduced_model: LoadedModel | None = None
+    precision: Any = None  # the cnnviz.precision.PrecisionChoice behind reduced_model
+
+    @property
+    def batched_model(self) -> LoadedModel:
+        """The model batched perturbed images go through (clean scores stay on ``loaded_model``)."""
+        return self.reduced_model or self.loaded_model
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Maps:
     class_indices: np.ndarray  # (n,) resolved: never TOP_CLASS
     logits: np.ndarray  # (n, classes) of the unchanged images
     full: np.ndarray | None = None
+    precision: Any = None  # a cnnviz.precision.PrecisionChoice when the method chose otherwise
 
 
 @dataclass(frozen=True)

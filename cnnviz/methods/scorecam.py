@@ -70,7 +70,8 @@ def _channels(activations: np.ndarray, top_k: int | None) -> tuple[np.ndarray, n
 def scorecam(request: Request) -> Maps:
     loaded_model, params = request.loaded_model, request.params
     result = layer_pass(request, gradients=False)
-    function = loaded_model.cached(("methods.scorecam",), lambda: _build_masked_probabilities(loaded_model))
+    batched = request.batched_model  # masked images only: the activations and the class stay float32
+    function = batched.cached(("methods.scorecam",), lambda: _build_masked_probabilities(batched))
     chosen = [_channels(maps, params["top_k"]) for maps in result.activations]
     total, done = sum(len(varied) + bool(len(flat)) for varied, flat in chosen), 0
     weights = np.zeros((len(request.pixels), result.activations.shape[-1]), np.float32)
