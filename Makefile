@@ -31,7 +31,7 @@ run: setup                           ## start the app on http://localhost:$(PORT
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup-dev chromium             ## the whole test suite (what CI runs)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 train-demo: setup                    ## retrain the bundled demo model (about 5 minutes on 2 cores)
 	$(PY) -m cnnviz.demo.train

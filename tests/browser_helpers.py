@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -200,3 +200,10 @@ def assert_no_exception(page: Page) -> None:
     """No uncaught exception box anywhere on the page."""
     count = page.get_by_test_id("stException").count()
     assert count == 0, f"{count} exception element(s) on the page"
+
+
+def set_number(area: Locator, label: str, value: int) -> None:
+    """Type ``value`` into the number input labelled ``label`` and submit it."""
+    field = area.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")

@@ -82,10 +82,9 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(trylast=True)  # after -k / -m deselection: start only for a selected test
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def start_with_collection(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Move test_docker.py to the end (it waits only for what the others left); start the check
-    here unless an xdist controller does it."""
+    here unless an xdist controller does it. Called from tests/conftest.py's collection hook."""
     global _check
     ours = [item for item in items if item.nodeid.endswith(TEST_NAME)]
     if not ours or config.option.collectonly:

@@ -21,7 +21,15 @@ from ui.navigation import PAGES, PageEntry
 pytest_plugins = ("browser_helpers",)
 pytest.register_assert_rewrite("browser_helpers")
 
-from browser_helpers import ARTIFACTS, assert_no_exception, open_page, screenshot, upload_image, wait_for_app
+from browser_helpers import (
+    ARTIFACTS,
+    assert_no_exception,
+    open_page,
+    screenshot,
+    set_number,
+    upload_image,
+    wait_for_app,
+)
 from dataset_helpers import write_drawn_folder, zip_folder
 
 LONG_RUN_MS = 90_000  # a method run on the demo model, on a busy 2-core machine
@@ -154,6 +162,8 @@ def train(page: Page, run: bool) -> None:
     expect(main.get_by_role("button", name="Train", exact=True)).to_be_visible()
     if run:  # the fastest real run: frozen demo features + logistic regression on a generated set
         main.get_by_text("features: frozen features", exact=False).click()
+        wait_for_app(page)
+        set_number(main, "Epochs", 5)  # enough for the generated set; the default 30 is for real data
         wait_for_app(page)
         main.get_by_role("button", name="Train", exact=True).click()
         try:

@@ -135,7 +135,9 @@ def _folding_hook(loaded_model: LoadedModel, keep: frozenset[str]) -> CallHook |
     def fold(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if name in plan:
             kernel, bias = folded(operation, graph[plan[name]].layer)
-            return affine(operation, args[0], kernel, bias)
+            dtype = args[0].dtype  # bfloat16 in a mixed-precision twin (cnnviz.precision)
+            bias = None if bias is None else tf.cast(bias, dtype)
+            return affine(operation, args[0], tf.cast(kernel, dtype), bias)
         return args[0] if name in folded_bns else None
 
     return fold
