@@ -48,6 +48,11 @@ CALIBRATION_BATCH = 8
 CALIBRATION_REPEATS = 3
 #: Noise of the calibration copies of an image, as a fraction of the pixel range (SmoothGrad's).
 CALIBRATION_NOISE = 0.15
+#: Forward work is calibrated on the image and this many copies with one patch covered (occlusion's
+#: default patch, a side/8 square of the image's mean colour, at seeded places): occlusion and
+#: Score-CAM maps are made of how much such changes move the class score, so that is what must agree.
+CALIBRATION_PATCHES = 15
+CALIBRATION_PATCH_FRACTION = 1 / 8
 #: The reduced policy's answers must agree with float32's at least this much (Pearson r, see
 #: :func:`agreement`): 16 bits hurt gradients (a ReLU that flips sign reroutes them) and the small
 #: differences between similar images (random-weight ResNet50: occlusion maps r = 0.95).
@@ -209,30 +214,56 @@ def decide(calibration: Calibration, policy: str, agreement: float = 1.0,
     return PrecisionChoice("auto", policy, speedup, f"measured {speedup:.1f}x faster than float32")
 
 
-def agreement(kind: str, float32_output: np.ndarray, reduced_output: np.ndarray) -> float:
-    """Pearson r between the two precisions' answers on the calibration batch (noisy copies of one
-    image): "forward", the logits minus their mean over the batch (how the copies differ, which is
-    what occlusion and Score-CAM maps are made of); "gradient", the SmoothGrad-like map of the
-    batch (mean absolute gradient over the copies, summed over colours)."""
-    if kind == "gradient":
-        float32_output, reduced_output = (np.abs(g).mean(axis=0).sum(axis=-1) for g in (float32_output, reduced_output))
-    else:
-        float32_output, reduced_output = (g - g.mean(axis=0) for g in (float32_output, reduced_output))
-    a, b = np.ravel(float32_output).astype(np.float64), np.ravel(reduced_output).astype(np.float64)
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
     if a.std() == 0 or b.std() == 0:
         return 1.0 if np.allclose(a, b) else 0.0
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def calibration_pixels(loaded_model: LoadedModel, image: np.ndarray | None = None) -> np.ndarray:
-    """The batch timed: noisy copies of ``image`` (at the model's input size; as SmoothGrad makes
-    them), or random pixels without one. Seeded: the same image gives the same batch."""
+def _score_drops(logits: np.ndarray) -> np.ndarray:
+    """How much each later row lowers the first row's top class: its logit and its probability."""
+    logits = np.asarray(logits, np.float64)
+    top = int(np.argmax(logits[0]))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return np.stack([logits[0, top] - logits[1:, top], probabilities[0, top] - probabilities[1:, top]])
+
+
+def agreement(kind: str, float32_output: np.ndarray, reduced_output: np.ndarray) -> float:
+    """Pearson r between the two precisions' answers on the calibration batch (see
+    :func:`calibration_pixels`): "forward", the lower of two: the logits minus their mean over the
+    batch, and the drops of the first image's top class (logit and probability) under each covered
+    patch, which is what occlusion and Score-CAM maps are made of; "gradient", the SmoothGrad-like
+    map of the batch (mean absolute gradient over the noisy copies, summed over colours)."""
+    if kind == "gradient":
+        return _pearson(*(np.abs(g).mean(axis=0).sum(axis=-1) for g in (float32_output, reduced_output)))
+    centred = _pearson(*(g - g.mean(axis=0) for g in (float32_output, reduced_output)))
+    drops = [_pearson(a, b) for a, b in zip(_score_drops(float32_output), _score_drops(reduced_output))]
+    return min(centred, *drops)
+
+
+def calibration_pixels(loaded_model: LoadedModel, image: np.ndarray | None = None,
+                       kind: str = "gradient") -> np.ndarray:
+    """The batch timed and compared. With ``image`` (at the model's input size): for "gradient"
+    work, CALIBRATION_BATCH noisy copies (as SmoothGrad makes them); for "forward" work, the image
+    and CALIBRATION_PATCHES copies with one patch covered. Without one, random pixels. Seeded: the
+    same image gives the same batch."""
     height, width = loaded_model.input_size
     rng = np.random.default_rng(0)
     if image is None or tuple(np.shape(image)[:2]) != (height, width):
         return rng.integers(0, 256, (CALIBRATION_BATCH, height, width, 3)).astype(np.float32)
+    image = np.asarray(image, np.float32)
+    if kind == "forward":
+        patch = max(1, round(min(height, width) * CALIBRATION_PATCH_FRACTION))
+        batch = np.repeat(image[None], CALIBRATION_PATCHES + 1, axis=0)
+        tops = rng.integers(0, height - patch + 1, CALIBRATION_PATCHES)
+        lefts = rng.integers(0, width - patch + 1, CALIBRATION_PATCHES)
+        for copy, top, left in zip(batch[1:], tops, lefts):
+            copy[top:top + patch, left:left + patch] = image.mean(axis=(0, 1))
+        return batch
     noise = rng.normal(0.0, CALIBRATION_NOISE * 255.0, (CALIBRATION_BATCH, height, width, 3))
-    return np.clip(np.asarray(image, np.float32)[None] + noise, 0, 255).astype(np.float32)
+    return np.clip(image[None] + noise, 0, 255).astype(np.float32)
 
 
 def _runner(loaded_model: LoadedModel, kind: str, pixels: np.ndarray, outputs: list[Any]) -> Callable[[], Any]:
@@ -269,7 +300,7 @@ def choose(loaded_model: LoadedModel, precision: str | None = None, kind: str = 
     key = (id(loaded_model), tuple(loaded_model.input_size), kind, policy)
     with loaded_model.lock:
         if key not in _DECISIONS:
-            pixels = calibration_pixels(loaded_model, image)
+            pixels = calibration_pixels(loaded_model, image, kind)
             float32_outputs: list[Any] = []
             reduced_outputs: list[Any] = []
             calibration = calibrate(_runner(loaded_model, kind, pixels, float32_outputs),
