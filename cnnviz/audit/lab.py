@@ -72,7 +72,7 @@ DEFAULT_EPOCHS = 10
 #: (Sundararajan et al. 2017), pixel by pixel, whose attributions add up to the class logit's change
 #: from a black image. Grad-CAM of :func:`small_cnn` lives on its last map, a 5 x 5 grid at 40 px
 #: whose units each see the whole image: upsampled, it spreads over the corner and cannot hold most
-#: of a 20 x 8 px tag's mass (0.26-0.32 where Integrated Gradients gives 0.56-0.58 on the same
+#: of a 20 x 8 px tag's mass (0.23-0.32 where Integrated Gradients gives 0.49-0.58 on the same
 #: models; finer last maps, dilated or merged top-down, did not localise it better: 0.06-0.36;
 #: docs/benchmarks.md).
 LAB_METHOD = "integrated_gradients"
