@@ -13,7 +13,7 @@ import streamlit as st
 
 from cnnviz import render
 from cnnviz.audit import audit, class_images, filter_statistics, member_images
-from cnnviz.audit.lab import DEFAULT_EPOCHS, compare, train_from_scratch
+from cnnviz.audit.lab import DEFAULT_EPOCHS, LAB_METHOD, compare, train_from_scratch
 from cnnviz.datasets import generated, open_dataset
 from cnnviz.datasets.cues import CUES, DEFAULT_STRENGTH, POSITIONS, TEST_VERSIONS, Cue, Shortcut
 from cnnviz.explanation import METHODS, explain_batch
@@ -260,8 +260,11 @@ with user_errors():
     models = _train(dataset, size, shortcut, epochs)
 
     st.subheader("3. Compare")
-    method = st.selectbox("Heatmap method", list(METHODS), key="clever_hans.method",
-                          format_func=lambda name: METHODS[name].title)
+    method = st.selectbox("Heatmap method", list(METHODS), index=list(METHODS).index(LAB_METHOD),
+                          key="clever_hans.method", format_func=lambda name: METHODS[name].title,
+                          help="Integrated Gradients by default: pixel by pixel. This small network's Grad-CAM "
+                               "lives on its last map, an eighth of the image's side (5 x 5 at 40 px): "
+                               "too coarse to hold a small tag.")
     reports = _comparison(models, dataset, shortcut, method)
     st.dataframe(_scores_table(reports, shortcut.class_name))
     st.caption("A model that learned the cue does well where the cue is where it was in training, worse "

@@ -7,6 +7,7 @@ import pytest
 
 from cnnviz.audit.spectral import (
     auto_count,
+    merge_alike,
     eigengap_count,
     knn_affinity,
     normalised_laplacian,
@@ -109,3 +110,22 @@ def test_nearly_zero_eigenvalues_count_before_the_largest_gap():
     eigenvalues = np.array([0.0, 0.002, 0.073, 0.113, 0.147, 0.22, 0.433, 0.506, 0.538])
     assert eigengap_count(eigenvalues) == 6 and auto_count(eigenvalues) == 2
     assert auto_count(np.array([0.0, 0.3, 0.35, 0.4])) == 1  # one group: the first gap is the largest
+
+
+def test_a_group_at_two_intensities_is_one_cluster():
+    """The same corner at two strengths (a cue read strongly on some images, weakly on others): three
+    components of the graph, so three clusters before merging; their means point at one place."""
+    rng = np.random.default_rng(0)
+    maps, truth = _maps(rng, [(70, None), (15, (14.5, 13.0)), (15, (14.5, 13.0))])
+    maps[truth == 2] *= 4.0
+    clustering = spectral_clusters(maps, "auto", seed=0)
+    assert clustering.eigenvalues[2] < 1e-6 and clustering.count == 2  # merged: 3 components, 2 clusters
+    corner = clustering.labels[truth >= 1]
+    assert len(set(corner)) == 1 and not np.isin(clustering.labels[truth == 0], corner).any()
+    assert spectral_clusters(maps, 3, seed=0).count == 3  # a given number is kept
+
+
+def test_merging_joins_only_clusters_whose_means_look_at_the_same_place():
+    points = np.array([[1.0, 0.0, 0.0], [3.0, 0.0, 0.1], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert merge_alike(points, np.array([0, 1, 2, 3])).tolist() == [0, 0, 1, 2]  # cosine 0.999
+    assert merge_alike(points, np.array([3, 1, 2, 0]), threshold=1.0).tolist() == [3, 1, 2, 0]

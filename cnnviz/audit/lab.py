@@ -68,6 +68,14 @@ def small_cnn(size: int, class_names: tuple[str, ...], seed: int = 0) -> Any:
 LAB_BATCH_SIZE = 16
 LAB_LEARNING_RATE = 3e-3
 DEFAULT_EPOCHS = 10
+#: The lab's heatmap method (its mass on the cue, the side-by-side heatmaps): Integrated Gradients
+#: (Sundararajan et al. 2017), pixel by pixel, whose attributions add up to the class logit's change
+#: from a black image. Grad-CAM of :func:`small_cnn` lives on its last map, a 5 x 5 grid at 40 px
+#: whose units each see the whole image: upsampled, it spreads over the corner and cannot hold most
+#: of a 20 x 8 px tag's mass (0.23-0.32 where Integrated Gradients gives 0.49-0.58 on the same
+#: models; finer last maps, dilated or merged top-down, did not localise it better: 0.06-0.36;
+#: docs/benchmarks.md).
+LAB_METHOD = "integrated_gradients"
 
 
 def train_from_scratch(dataset: Any, size: int, epochs: int = DEFAULT_EPOCHS, seed: int = 0,
@@ -173,11 +181,12 @@ def seen_region(cue: Any, shape: tuple[int, int], input_size: tuple[int, int], o
     return cv2.resize(seen, (out[1], out[0]), interpolation=cv2.INTER_AREA) >= 0.5
 
 
-def heatmap_cue_mass(loaded_model: Any, dataset: Any, shortcut: Shortcut, method: str = "gradcam", *,
+def heatmap_cue_mass(loaded_model: Any, dataset: Any, shortcut: Shortcut, method: str = LAB_METHOD, *,
                      batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None,
                      **method_params: Any) -> float:
     """The mean share of the heatmap mass (of the cued class) on the cue, over the test images that
-    carry the cue in the "cued" version; ``dataset`` is the uncued original."""
+    carry the cue in the "cued" version; ``dataset`` is the uncued original. The mass is that of the
+    heatmap as drawn (for Integrated Gradients the attributions' magnitude)."""
     from cnnviz.audit.spray import class_heatmaps
 
     cued = shortcut.apply(dataset, "cued")
@@ -190,7 +199,7 @@ def heatmap_cue_mass(loaded_model: Any, dataset: Any, shortcut: Shortcut, method
     return float(np.nanmean(masses)) if not np.all(np.isnan(masses)) else float("nan")
 
 
-def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method: str = "gradcam", *,
+def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method: str = LAB_METHOD, *,
             batch_size: int = DEFAULT_BATCH_SIZE,
             progress: ProgressCallback | None = None) -> list[ModelReport]:
     """Each model (label -> LoadedModel) scored on the three test versions and its heatmaps' mass
@@ -205,6 +214,6 @@ def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method:
     return reports
 
 
-__all__ = ["small_cnn", "train_from_scratch", "compare", "score_versions", "heatmap_cue_mass", "predictions",
+__all__ = ["LAB_METHOD", "small_cnn", "train_from_scratch", "compare", "score_versions", "heatmap_cue_mass", "predictions",
            "seen_region", "VersionScore",
            "ModelReport"]
