@@ -107,7 +107,7 @@ def test_class_by_label_and_by_index(shapes: LoadedModel, samples: tuple) -> Non
 def test_gradient_function_is_built_once_and_never_retraces(shapes: LoadedModel, samples: tuple) -> None:
     for class_index in range(4):
         explain(shapes, samples[0][class_index], class_index=class_index)
-    function = shapes.cached(("methods.layer_pass", "last_conv", True), lambda: None)
+    function = shapes.cached(("methods.layer_pass", "last_conv", True, True), lambda: None)  # one image
     assert function.experimental_get_tracing_count() == 1
 
 

@@ -80,3 +80,42 @@ def test_gradcam_on_a_folded_convolution_reads_that_convolution(models) -> None:
     expected = np.maximum((activations.numpy()[0] * gradients.mean(axis=(0, 1))).sum(axis=-1), 0.0)
     result = explain(loaded(model, SIZE, classes=3), image, "gradcam", class_index=2, layer="conv")
     np.testing.assert_allclose(result.raw, expected, rtol=1e-3, atol=1e-5 * expected.max())
+
+
+def test_one_image_folds_only_small_kernels_and_one_image_and_a_batch_match_keras() -> None:
+    """On one image a batch norm after a kernel larger than twice the layer's output stays unfolded
+    (cnnviz.methods.core.SINGLE_IMAGE_FOLD_RATIO); a batch folds every pair. Both must give Keras'
+    gradients: a bug in which batch norms are skipped (identity) without their kernel folded shows here."""
+    from cnnviz.explanation import explain_batch
+    from cnnviz.graph import flat_graph
+    from cnnviz.methods.core import _worth_folding
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=4, padding="same", name="small")(x)  # 8x8x8 out, 216 weights
+    x = keras.layers.BatchNormalization(name="small_bn")(keras.layers.Activation("linear")(x))
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="direct_bn")(
+        keras.layers.Conv2D(8, 1, name="direct")(x)))
+    x = keras.layers.Conv2D(32, 3, strides=4, padding="same", name="large")(x)  # 2x2x32 out, 2304 weights
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="large_bn")(x))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, channels), rng.normal(0, 0.5, channels),
+                               rng.normal(0, 0.3, channels), rng.uniform(0.05, 0.5, channels)])
+    model_ = loaded(model, SIZE, classes=3)
+    graph = flat_graph(model_)
+    assert _worth_folding(graph["direct"], single=True) and not _worth_folding(graph["large"], single=True)
+    assert _worth_folding(graph["large"], single=False)
+    images = [_image(), np.random.default_rng(6).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)]
+    one = explain(model_, images[0], "saliency", class_index=2)
+    both = explain_batch(model_, images, "saliency", class_index=2)
+    for image, result in zip([images[0], *images], [one, *both]):
+        gradient, _ = _input_gradient(model, image, 2)
+        np.testing.assert_allclose(result.raw, np.abs(gradient).max(axis=-1), rtol=1e-3,
+                                   atol=1e-6 * np.abs(gradient).max())
+    np.testing.assert_allclose(one.raw, both[0].raw, rtol=1e-3, atol=1e-6 * np.abs(one.raw).max())
