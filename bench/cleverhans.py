@@ -1,7 +1,8 @@
 """Clever Hans story over classes x cues x seeds: a cue planted on every image of a class of generated
 shapes, the lab's recipe (cnnviz.audit.lab.train_from_scratch: cnnviz.training.train, strategy
 "scratch") trained on the clean and on the cued images, both scored on the three test versions with
-their heatmaps' mass on the cue (the lab's method, Integrated Gradients, and Grad-CAM), then the
+their heatmaps' mass on the cue (the lab's method, Integrated Gradients: the positive part of its
+signed attributions, the evidence for the class; and Grad-CAM: its drawn map), then the
 SpRAy audit of the class on a version where 30 % of it carries the cue.
 
 Run: ``.venv/bin/python bench/cleverhans.py [--classes circle,arrow] [--cues tag,patch] [--seeds 0,1]

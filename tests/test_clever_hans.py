@@ -38,10 +38,12 @@ def test_the_model_learns_the_tag(story):
     assert cued.class_accuracy - clean.class_accuracy >= 0.25, report.to_json()
     assert moved.predicted_as_class >= 0.5, report.to_json()  # the moved tag makes others "circle"
     assert report.method == LAB_METHOD == "integrated_gradients"
-    assert report.cue_mass >= 0.5, report.to_json()  # most of the mass on the tag's box (10 % of the image)
+    # most of the evidence for the class on the tag's box (10 % of the image): measured 0.66 (the positive
+    # part of the signed attributions; 0.57 when their magnitude was counted), bench/cleverhans.py circle tag seed 0
+    assert report.cue_mass >= 0.5, report.to_json()
     area = story.shortcut.cue.region(40, 40).mean()
     gradcam = heatmap_cue_mass(story.model, story.dataset, story.shortcut, "gradcam")
-    assert 2.5 * area <= gradcam < report.cue_mass  # Grad-CAM's 5 x 5 grid: near the tag, but coarse
+    assert 2.5 * area <= gradcam < report.cue_mass  # Grad-CAM's 5 x 5 grid: near the tag, but coarse (0.30)
 
 
 def test_the_audit_isolates_the_tagged_images(audited):
@@ -76,3 +78,36 @@ def test_the_lab_trains_with_the_training_package(story):
     assert training.history[-1]["loss"] < training.history[0]["loss"] - 0.3
     with pytest.raises(ParameterError, match="16 to 128"):
         small_cnn(8, ("a", "b"))
+
+
+def test_the_mass_on_the_cue_is_evidence_for_the_class_not_against_it():
+    """A linear model whose weights for CLASS are strongly negative on the tag's box and weakly
+    positive elsewhere: Integrated Gradients (exact on a linear model: weight x pixel) puts only
+    evidence AGAINST the class on the tag, so no mass may lie there; the drawn map (the magnitude)
+    puts most of it there."""
+    import keras
+
+    from cnnviz.audit.lab import seen_region
+    from cnnviz.audit.spray import class_heatmaps
+    from cnnviz.datasets import generated, open_dataset
+    from cnnviz.datasets.cues import Cue, class_index_of, mean_cue_mass
+    from cnnviz.models import LoadedModel, preprocessing_function
+
+    size = 40
+    dataset = open_dataset(generated(8, seed=5, size=size))
+    shortcut = Shortcut(CLASS, Cue("tag", strength=0.5), 1.0, seed=0)
+    region = shortcut.cue.region(size, size)
+    weights = np.zeros((size, size, 3, len(dataset.class_names)), np.float32)
+    weights[..., class_index_of(dataset, CLASS)] = np.where(region, -1.0, 0.1)[..., None] / 255
+    inputs = keras.Input((size, size, 3))
+    dense = keras.layers.Dense(len(dataset.class_names), use_bias=False)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    dense.set_weights([weights.reshape(-1, len(dataset.class_names))])
+    linear = LoadedModel(name="linear", model=model, input_size=(size, size), class_names=tuple(dataset.class_names),
+                         preprocess=preprocessing_function("none"), preprocessing="builtin", weights=None)
+    mass = heatmap_cue_mass(linear, dataset, shortcut, "integrated_gradients")
+    assert mass < 0.02, mass
+    drawn, _, _, _ = class_heatmaps(linear, shortcut.apply(dataset, "cued"), shortcut.test_indices(dataset, "cued"),
+                                    CLASS, "integrated_gradients")
+    seen = seen_region(shortcut.cue, (size, size), (size, size), drawn.shape[1:])
+    assert mean_cue_mass(list(drawn), [seen] * len(drawn)) > 0.5  # what the magnitude would have counted

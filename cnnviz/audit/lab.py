@@ -72,9 +72,9 @@ DEFAULT_EPOCHS = 10
 #: (Sundararajan et al. 2017), pixel by pixel, whose attributions add up to the class logit's change
 #: from a black image. Grad-CAM of :func:`small_cnn` lives on its last map, a 5 x 5 grid at 40 px
 #: whose units each see the whole image: upsampled, it spreads over the corner and cannot hold most
-#: of a 20 x 8 px tag's mass (0.23-0.32 where Integrated Gradients gives 0.49-0.58 on the same
-#: models; finer last maps, dilated or merged top-down, did not localise it better: 0.06-0.36;
-#: docs/benchmarks.md).
+#: of a 20 x 8 px tag's mass (0.23-0.32 where Integrated Gradients' evidence for the class, the
+#: positive part of its signed attributions, gives 0.53-0.66 on the same models; finer last maps,
+#: dilated or merged top-down, did not localise it better: 0.06-0.36; docs/benchmarks.md).
 LAB_METHOD = "integrated_gradients"
 
 
@@ -185,15 +185,18 @@ def heatmap_cue_mass(loaded_model: Any, dataset: Any, shortcut: Shortcut, method
                      batch_size: int = DEFAULT_BATCH_SIZE, progress: ProgressCallback | None = None,
                      **method_params: Any) -> float:
     """The mean share of the heatmap mass (of the cued class) on the cue, over the test images that
-    carry the cue in the "cued" version; ``dataset`` is the uncued original. The mass is that of the
-    heatmap as drawn (for Integrated Gradients the attributions' magnitude)."""
+    carry the cue in the "cued" version; ``dataset`` is the uncued original. The mass is the
+    evidence FOR the class (:func:`cnnviz.audit.spray.evidence_map`, as :func:`cue_mass` clips
+    negative values): for signed methods such as Integrated Gradients the positive part of the
+    signed attribution (the drawn map, its magnitude, would count evidence against the class as
+    attention), for unsigned ones such as Grad-CAM the drawn map."""
     from cnnviz.audit.spray import class_heatmaps
 
     cued = shortcut.apply(dataset, "cued")
     indices = shortcut.test_indices(dataset, "cued")
     class_name = dataset.class_names[class_index_of(dataset, shortcut.class_name)]
     maps, _, _, _ = class_heatmaps(loaded_model, cued, indices, class_name, method, batch_size=batch_size,
-                                   progress=progress, **method_params)
+                                   progress=progress, evidence=True, **method_params)
     masses = [cue_mass(m, seen_region(shortcut.cue, _shape(dataset, i), loaded_model.input_size, m.shape))
               for i, m in zip(indices, maps)]
     return float(np.nanmean(masses)) if not np.all(np.isnan(masses)) else float("nan")

@@ -136,15 +136,25 @@ def class_images(dataset: Any, class_name: str, split: str = "all") -> np.ndarra
     return indices[np.asarray(dataset.labels(indices)) == target]
 
 
+def evidence_map(result: Any, signed: bool) -> np.ndarray:
+    """The map of a Heatmap whose mass is the evidence FOR its class: for a ``signed`` method the
+    positive part of its signed attribution (``raw``, at the model's input size; the drawn map is
+    its magnitude, which counts evidence against the class too), otherwise the drawn map."""
+    return np.maximum(result.raw, 0.0) if signed else result.heatmap
+
+
 def class_heatmaps(loaded_model: Any, dataset: Any, indices: np.ndarray, class_name: str,
                    method: str = "gradcam", *, layer: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                   progress: ProgressCallback | None = None, **method_params: Any) -> tuple[list[Any], ...]:
+                   progress: ProgressCallback | None = None, evidence: bool = False,
+                   **method_params: Any) -> tuple[list[Any], ...]:
     """Heatmaps of ``class_name`` on the images ``indices``, batch by batch (bounded memory).
 
     Returns (maps (n, DISPLAY_SIZE, DISPLAY_SIZE) each scaled to [0, 1] for drawing, relevance (n,
     MAP_SIZE, MAP_SIZE): the method's own maps before that scaling, positive part, for clustering;
     probabilities (n,), layer). The model explains its own class of the same name or WordNet id
-    (ClassMismatchError if it has none).
+    (ClassMismatchError if it has none). ``evidence``: ``maps`` are the :func:`evidence_map` instead
+    of the drawn maps (the same for unsigned methods such as Grad-CAM), e.g. to measure where the
+    evidence for the class lies; the audit clusters the drawn maps.
     """
     from cnnviz.datasets.labels import match_classes
     from cnnviz.explanation import explain_batch, get_method
@@ -155,7 +165,8 @@ def class_heatmaps(loaded_model: Any, dataset: Any, indices: np.ndarray, class_n
     done = 0
     for batch_indices, images in dataset.batches(indices, loaded_model.input_size, batch_size=batch_size):
         results = explain_batch(loaded_model, list(images), chosen.name, model_class, layer, **method_params)
-        maps.append(_downsize(np.stack([r.heatmap for r in results]), DISPLAY_SIZE))
+        drawn = [evidence_map(r, chosen.signed) if evidence else r.heatmap for r in results]
+        maps.append(_downsize(np.stack(drawn), DISPLAY_SIZE))
         relevance.append(np.stack([_resized(np.maximum(r.raw, 0.0), MAP_SIZE) for r in results]))
         probabilities.extend(r.probability for r in results)
         used_layer = results[0].layer
@@ -227,6 +238,6 @@ def purity_and_recall(audit_result: Audit, truth: np.ndarray) -> tuple[float, fl
     return hits / best.size, hits / len(wanted), best
 
 
-__all__ = ["audit", "Audit", "Cluster", "class_images", "class_heatmaps", "member_images",
+__all__ = ["audit", "Audit", "Cluster", "class_images", "class_heatmaps", "evidence_map", "member_images",
            "purity_and_recall",
            "MAP_SIZE", "DISPLAY_SIZE"]
