@@ -138,8 +138,10 @@ def test_training_command_rejects_bad_arguments(capsys: pytest.CaptureFixture[st
 def test_training_writes_loadable_weights_and_metadata(tmp_path: Path) -> None:
     """One tiny epoch end to end: the same code path as the real training, minus the minutes."""
     out = tmp_path / "tiny.weights.h5"
-    report = train_demo(epochs=1, samples_per_epoch=64, out=out, verbose=False, val_samples=32, test_samples=32)
+    report = train_demo(epochs=1, samples_per_epoch=64, out=out, verbose=False, val_samples=32, test_samples=32,
+                        init=DEMO_WEIGHTS_PATH)  # fine-tuned from the bundled weights
     assert out.is_file() and metadata_path_for(out).is_file()
+    assert report.initial_weights.startswith("shapes_demo.weights.h5 sha256:")
     assert report.train_seeds == (1000,) and report.test_seed == TEST_SEED and report.test_samples == 32
     assert 0.0 <= report.test_accuracy <= 1.0
     load_demo_model(out)  # the weights fit the architecture

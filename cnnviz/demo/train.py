@@ -12,11 +12,30 @@ provides). Classification alone leaves the peak anywhere on a broad blob around 
 head does not care where evidence sits); with the term, the model's evidence sits on the shape, which
 is what the heatmap tests need to check CAM, Grad-CAM, occlusion and Score-CAM implementations. The
 saved model is the plain GAP + Dense CNN of demo_model; the term only changes its trained weights.
+
+What changed and why (issue 19): the bundled model was trained on the generator's first look, every
+shape drawn one way (filled, one set of proportions, textured background). It scores 100 % on those
+images and 31.5 % on shapes drawn by other code (tests/test_shapes_independent.py: Pillow and OpenCV
+primitives, hatched fills, dashed outlines, photo and paper backgrounds); it calls a Pillow-drawn
+flat circle a triangle and a thin rotated cross an arrow. The script now trains on the varied styles
+(generate_dataset(..., varied=True): filled, outlined, bordered, line art; thin and thick strokes;
+random proportions; rotated, stretched, sheared; several sizes; textured, photo-like, plain and ramp
+backgrounds; clutter), which is harder, so the defaults are 14 x 9600 fresh images instead of 8 x 6400.
+The architecture, its layer names and the localisation term are unchanged.
+
+Not bundled yet. Runs on 2 cores shared with other jobs (load 10-20): from scratch with the
+defaults, 99.5 % validation accuracy at epoch 12 of 14 after 46 minutes, stopped by a timeout before
+it saved; fine-tuned from the bundled weights (``--init models_cache/shapes_demo.weights.h5 --epochs 5
+--samples 6400 --learning-rate 1e-3``, 18 minutes), 92.9 % on the varied test set and CAM pointing
+0.898, short of the tests' floors (97 %, 0.90). Next step: a full default run on a quiet machine,
+then bundle it, set shapes.VARIED_BY_DEFAULT = True and lift the expected failure of the independent
+test. Weights are now saved after every epoch and ``--init`` fine-tunes from a weights file.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -51,8 +70,8 @@ from cnnviz.demo.shapes import (  # noqa: E402
     generate_dataset,
 )
 
-DEFAULT_EPOCHS = 8
-DEFAULT_SAMPLES_PER_EPOCH = 6400  # 100 batches
+DEFAULT_EPOCHS = 14
+DEFAULT_SAMPLES_PER_EPOCH = 9600  # 150 batches
 BATCH_SIZE = 64
 LEARNING_RATE = 3e-3
 WARMUP_FRACTION = 0.05  # of all steps, linear warm-up before the cosine decay
@@ -87,6 +106,8 @@ class TrainingReport:
     keras_version: str
     tensorflow_version: str
     python_version: str
+    learning_rate: float = LEARNING_RATE
+    initial_weights: str | None = None  # "name sha256:prefix" of the weights training started from
 
 
 def metadata_path_for(weights_path: Path) -> Path:
@@ -161,10 +182,14 @@ def train_demo(
     *,
     val_samples: int = VAL_SAMPLES,
     test_samples: int = TEST_SAMPLES,
+    learning_rate: float = LEARNING_RATE,
+    init: Path | str | None = None,
 ) -> TrainingReport:
-    """Train the demo CNN from scratch with fixed seeds, save weights + metadata, return the figures.
+    """Train the demo CNN with fixed seeds, save weights + metadata, return the figures.
 
-    ``val_samples`` and ``test_samples`` size the evaluation sets (smaller ones make smoke tests quick).
+    From scratch, or fine-tuned from the weights file ``init``. ``val_samples`` and ``test_samples``
+    size the evaluation sets (smaller ones make smoke tests quick). The weights are saved after every
+    epoch, so a run stopped early keeps its last finished epoch (the metadata comes at the end).
     """
     if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
         raise ParameterError(
@@ -187,20 +212,25 @@ def train_demo(
     keras.utils.set_random_seed(TRAIN_SEED)
 
     model = build_demo_model()
+    initial_weights = None
+    if init is not None:
+        init = Path(init)
+        model.load_weights(init)
+        initial_weights = f"{init.name} sha256:{hashlib.sha256(init.read_bytes()).hexdigest()[:16]}"
     steps_per_epoch = -(-samples_per_epoch // BATCH_SIZE)
     total_steps = epochs * steps_per_epoch
     warmup_steps = max(1, int(WARMUP_FRACTION * total_steps))
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, max(1, total_steps - warmup_steps), warmup_target=LEARNING_RATE, warmup_steps=warmup_steps
+        0.0, max(1, total_steps - warmup_steps), warmup_target=learning_rate, warmup_steps=warmup_steps
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY)
     step = _training_step(model, optimizer)
     cells = model.get_layer(LAST_CONV_LAYER).output.shape[1]
     say(f"demo CNN: {model.count_params():,} parameters, {len(SHAPE_CLASSES)} classes, {DEMO_IMAGE_SIZE}px images")
-    val_images, val_labels, _ = generate_dataset(val_samples, VAL_SEED)
+    val_images, val_labels, _ = generate_dataset(val_samples, VAL_SEED, varied=True)
     train_seeds = tuple(TRAIN_SEED + epoch for epoch in range(epochs))
     for epoch, seed in enumerate(train_seeds):
-        images, labels, masks = generate_dataset(samples_per_epoch, seed)
+        images, labels, masks = generate_dataset(samples_per_epoch, seed, varied=True)
         totals = np.zeros(3)
         for batch in _batches(images, labels, _cell_targets(masks, cells), shuffle_seed=seed):
             totals += [float(value) for value in step(*batch)]
@@ -210,11 +240,13 @@ def train_demo(
             f"epoch {epoch + 1}/{epochs}: cross-entropy {classification:.4f}, pointing loss {pointing:.4f}, "
             f"train acc {correct:.4f}, val acc {val_accuracy:.4f}, {time.perf_counter() - start:.0f}s"
         )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(out)
     training_seconds = time.perf_counter() - start
 
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
-    test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED)
+    test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED, varied=True)
     test_accuracy = accuracy(model, test_images, test_labels)
     pointing_samples = min(POINTING_SAMPLES, test_samples)
     maps = class_activation_maps(model, test_images[:pointing_samples])
@@ -237,6 +269,8 @@ def train_demo(
         training_seconds=round(training_seconds, 1),
         param_count=int(model.count_params()),
         weights_bytes=out.stat().st_size,
+        learning_rate=learning_rate,
+        initial_weights=initial_weights,
         keras_version=keras.__version__,
         tensorflow_version=tf.__version__,
         python_version=platform.python_version(),
@@ -265,9 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=DEMO_WEIGHTS_PATH,
         help=f"weights file, *.weights.h5; the metadata JSON goes beside it (default {DEMO_WEIGHTS_PATH})",
     )
+    parser.add_argument(
+        "--learning-rate", type=float, default=LEARNING_RATE,
+        help=f"peak learning rate (default {LEARNING_RATE})",
+    )
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune from this weights file")
     args = parser.parse_args(argv)
     try:
-        train_demo(args.epochs, args.samples, args.out)
+        train_demo(args.epochs, args.samples, args.out, learning_rate=args.learning_rate, init=args.init)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
