@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+TEST_WORKERS ?= 2                    # pytest-xdist workers (whole test files per worker)
+# Browser tests that time responses or wait on training in the server: run alone, after the rest
+# (on two workers the server's training and tracing starve and these time out).
+TIMED_TESTS := tests/test_browser_sessions.py tests/test_browser_train.py tests/test_browser_pages.py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test setup setup-dev chromium train-demo bench lint clean docker-check
@@ -30,7 +34,8 @@ run: setup                           ## start the app on http://localhost:$(PORT
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: setup-dev chromium             ## the whole test suite (what CI runs)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(addprefix --ignore=,$(TIMED_TESTS))
+	$(VENV)/bin/pytest $(TIMED_TESTS)
 
 train-demo: setup                    ## retrain the bundled demo model (about 5 minutes on 2 cores)
 	$(PY) -m cnnviz.demo.train

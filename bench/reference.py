@@ -9,7 +9,8 @@ works in the model's input space, so IG's baseline and occlusion's value are cnn
 
 - Deterministic methods: Pearson r of the two maps at the input size.
 - Stochastic methods: Spearman rank correlation cnnviz vs Xplique, against Xplique seed 0 vs seed 1.
-- Speed: seconds per image of each library on one warm call (best of ``--repeats``), and the ratio
+- Speed: seconds per image of each library, median of ``--repeats`` warm calls interleaved with the
+  other library's (wall clock and the process's CPU time), and the ratio
   Xplique / cnnviz (above 1: cnnviz is faster). Sample counts are kept small (the machine is shared).
 ImageNet networks have random weights (no download here), seeded, with batch-norm statistics
 calibrated on generated images (bench/heatmaps.calibrated); the demo model is the bundled one.
@@ -164,15 +165,20 @@ class _Segments:
 SEGMENTS = _Segments()
 
 
-def timed(function: Callable[[], Any], repeats: int) -> tuple[Any, float]:
-    """The result of the last call and the best time of ``repeats`` calls after a warm-up call."""
-    result = function()
-    best = float("inf")
+def timed_pair(ours: Callable[[], Any], theirs: Callable[[], Any], repeats: int) -> tuple[Any, Any, dict[str, float]]:
+    """Both functions warmed up, then ``repeats`` rounds, each timing ours then theirs (interleaved, so
+    that load from other jobs hits both alike): the last results and the median wall-clock and CPU
+    seconds of each (CPU seconds: all of the process's threads; less sensitive to a shared machine)."""
+    result, reference = ours(), theirs()
+    times: dict[str, list[float]] = {"cnnviz_s": [], "xplique_s": [], "cnnviz_cpu_s": [], "xplique_cpu_s": []}
     for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - started)
-    return result, best
+        for side, function in (("cnnviz", ours), ("xplique", theirs)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            value = function()
+            times[f"{side}_s"].append(time.perf_counter() - wall)
+            times[f"{side}_cpu_s"].append(time.process_time() - cpu)
+            result, reference = (value, reference) if side == "cnnviz" else (result, value)
+    return result, reference, {key: float(np.median(values)) for key, values in times.items()}
 
 
 def agreement(loaded: LoadedModel, repeats: int, small: bool,
@@ -198,8 +204,7 @@ def agreement(loaded: LoadedModel, repeats: int, small: bool,
             def theirs() -> np.ndarray:
                 return np.asarray(explainer.explain(inputs, targets))[0]
 
-            result, our_time = timed(ours, repeats)
-            reference, their_time = timed(theirs, repeats)
+            result, reference, seconds = timed_pair(ours, theirs, repeats)
         except Exception as error:  # noqa: BLE001 (a reference that fails is reported, not fatal)
             rows[name] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"}
             print(name, rows[name], flush=True)
@@ -212,7 +217,8 @@ def agreement(loaded: LoadedModel, repeats: int, small: bool,
             mine = over_patches(result.raw, tops, tops, params["patch_size"], loaded.input_size, "sum")
         size = loaded.input_size
         mine, reference_map = _resized(mine, size), _resized(reduce(reference), size)
-        row = {"cnnviz_s": our_time, "xplique_s": their_time, "speedup": their_time / our_time}
+        row = {**seconds, "speedup": seconds["xplique_s"] / seconds["cnnviz_s"],
+               "cpu_speedup": seconds["xplique_cpu_s"] / seconds["cnnviz_cpu_s"]}
         if stochastic:  # Xplique's random draws continue from call to call: the next call is another draw
             other = _resized(reduce(theirs()), size)
             again = ours(1)
@@ -229,6 +235,41 @@ def agreement(loaded: LoadedModel, repeats: int, small: bool,
 METRICS_SECTION = "## Against Xplique: metrics"
 
 
+def shared_subsets(samples: int, cells: int, subset_percent: float, seed: int) -> np.ndarray:
+    """The cells MuFidelity removes, (samples, cells) bool: cnnviz's own seeded Bernoulli draw
+    (``mu_fidelity(subsets="bernoulli", seed=seed)``), handed to Xplique too."""
+    return np.random.default_rng(seed).random((samples, cells)) < subset_percent
+
+
+def xplique_mu_fidelity(removed_cells: np.ndarray) -> Any:
+    """Xplique's MuFidelity drawing no subsets of its own: it takes ``removed_cells`` in order.
+
+    Xplique draws each subset in ``_perturb_samples`` with the global ``tf.random.uniform`` (a cell is
+    kept where the draw exceeds ``subset_percent``), so two libraries with their own generators agree
+    only up to sampling noise (and Xplique differs from itself between evaluations). With the same
+    subsets everything else (nearest upsampling, baseline, score drop, attribution sum, Spearman) is
+    Xplique's own code.
+    """
+    from xplique.metrics import MuFidelity
+
+    class SharedSubsets(MuFidelity):
+        def evaluate(self, explanations: Any) -> float:
+            self._next = 0
+            return super().evaluate(explanations)
+
+        def _perturb_samples(self, inputs: tf.Tensor, nb_perturbations: int) -> tuple[tf.Tensor, tf.Tensor]:
+            kept = ~removed_cells[self._next:self._next + nb_perturbations]
+            self._next += nb_perturbations
+            masks = tf.reshape(tf.constant(kept, tf.float32), (nb_perturbations, self.grid_size, self.grid_size, 1))
+            masks = tf.image.resize(masks, self.inputs.shape[1:-1], method="nearest")
+            masks = tf.repeat(masks[tf.newaxis], repeats=inputs.shape[0], axis=0)
+            perturbed = tf.repeat(inputs[:, tf.newaxis], repeats=nb_perturbations, axis=1)
+            perturbed = perturbed * masks + (1.0 - masks) * self.baseline_mode
+            return tf.reshape(perturbed, (-1, *self.inputs.shape[1:])), masks
+
+    return SharedSubsets
+
+
 def metrics_agreement(images: int = 4) -> dict[str, Any]:
     """Deletion, insertion, MuFidelity, average drop / increase of cnnviz and Xplique on the demo model
     (which takes raw pixels, so Xplique's baseline 0 is black for both), on random continuous maps
@@ -239,7 +280,8 @@ def metrics_agreement(images: int = 4) -> dict[str, Any]:
 
     shapes = load_model("shapes")
     rows: dict[str, list[tuple[float, float]]] = {k: [] for k in (
-        "deletion", "insertion", "mu_fidelity", "mu_fidelity_xplique_twice", "average_drop", "average_increase")}
+        "deletion", "insertion", "mu_fidelity", "mu_fidelity_xplique_twice", "mu_fidelity_shared_subsets",
+        "average_drop", "average_increase")}
     for index in range(images):
         image = generate_sample(IMAGE_SEED + index, 64).image
         inputs = image[None].astype(np.float32)
@@ -258,6 +300,12 @@ def metrics_agreement(images: int = 4) -> dict[str, Any]:
             mu_fidelity(shapes, image, heatmap, class_index, samples=512, subsets="bernoulli",
                         correlation="spearman"), float(fidelity.evaluate(heatmap[None]))))
         rows["mu_fidelity_xplique_twice"].append((float(fidelity.evaluate(heatmap[None])), rows["mu_fidelity"][-1][1]))
+        removed_cells = shared_subsets(512, 81, 0.2, seed=index)
+        shared = xplique_mu_fidelity(removed_cells)(shapes.model, inputs, targets, nb_samples=512,
+                                                    activation="softmax")
+        rows["mu_fidelity_shared_subsets"].append((
+            mu_fidelity(shapes, image, heatmap, class_index, samples=512, subsets="bernoulli",
+                        correlation="spearman", seed=index), float(shared.evaluate(heatmap[None]))))
         change = confidence_change(shapes, image, heatmap, class_index)
         rows["average_drop"].append((change.drop, float(AverageDropMetric(
             shapes.model, inputs, targets, activation="softmax").evaluate(heatmap[None]))))
@@ -272,9 +320,13 @@ def metrics_markdown(results: dict[str, Any], command: str) -> str:
              "generated images, random continuous maps in [0, 1]; Deletion / Insertion with 10 steps and a black "
              "baseline (Xplique's 0; cnnviz `deletion_fill=\"black\", insertion_start=\"black\"`), softmax scores. "
              "MuFidelity (Xplique's protocol: each of the 9 x 9 cells removed with probability 0.2, Spearman "
-             "correlation; cnnviz `subsets=bernoulli, correlation=spearman`) draws its random subsets "
-             "with each library's own generator (512 each), so it agrees up to sampling noise only: the row "
-             "mu_fidelity_xplique_twice compares two evaluations by Xplique itself (first column: its second run).", "", "| metric | largest difference cnnviz - Xplique | cnnviz | Xplique |",
+             "correlation; cnnviz `subsets=bernoulli, correlation=spearman`, 512 subsets): Xplique draws its "
+             "subsets with the global `tf.random.uniform` inside `_perturb_samples` (a new draw on every "
+             "evaluation), cnnviz with NumPy's generator seeded by `seed`, so the row mu_fidelity (each its own "
+             "draws) agrees up to sampling noise only, as Xplique with itself (mu_fidelity_xplique_twice, first "
+             "column: its second run). mu_fidelity_shared_subsets hands cnnviz's seeded subsets to Xplique "
+             "(its `_perturb_samples` overridden to take them; the rest is Xplique's code): then the two are "
+             "equal.", "", "| metric | largest difference cnnviz - Xplique | cnnviz | Xplique |",
              "|---|---|---|---|"]
     for name, row in results.items():
         ours = ", ".join(f"{v:.4f}" for v in row["cnnviz"])
@@ -296,25 +348,28 @@ def markdown(results: dict[str, Any], command: str) -> str:
              "so their spread is cnnviz's seed-to-seed one. Guided backpropagation differs slightly on "
              "MobileNetV2 (r 0.986): cnnviz keeps ReLU6's own gradient gate (0 < x < 6) under the guided rule, "
              "Xplique's guided ReLU gates at x > 0 only. LIME and KernelSHAP with few coalitions for ~50 "
-             "superpixels are noisy in both libraries (compare the two spreads). Seconds are one warm call "
-             "each (best of `--repeats`), under load from other jobs on the same 2 cores.", ""]
+             "superpixels are noisy in both libraries (compare the two spreads). Seconds are medians of `--repeats` "
+             "warm calls, each library's interleaved with the other's, under load from other jobs on the same "
+             "2 cores; the CPU-time ratio (all threads of the process) is the steadier one under that load.", ""]
     for model, rows in results["models"].items():
         lines += [f"### {model}", "", "| method | agreement | Xplique draw vs draw | cnnviz seed vs seed | "
-                  "cnnviz s | Xplique s | speed-up |", "|---|---|---|---|---|---|---|"]
-        ratios = []
+                  "cnnviz s | Xplique s | speed-up | speed-up (CPU time) |", "|---|---|---|---|---|---|---|---|"]
+        ratios, cpu_ratios = [], []
         for name, row in rows.items():
             if "error" in row:
-                lines.append(f"| {name} | Xplique failed: {row['error']} | | | | | |")
+                lines.append(f"| {name} | Xplique failed: {row['error']} | | | | | | |")
                 continue
             ratios.append(row["speedup"])
+            cpu_ratios.append(row.get("cpu_speedup", float("nan")))
+            cpu = f"{row['cpu_speedup']:.2f}x" if "cpu_speedup" in row else ""
             agree = (f"r = {row['pearson']:.3f}" if "pearson" in row else f"rank {row['rank_vs_xplique']:.3f}")
             spread = f"{row['xplique_seed_spread']:.3f}" if "xplique_seed_spread" in row else ""
             own = f"{row['cnnviz_seed_spread']:.3f}" if "cnnviz_seed_spread" in row else ""
             lines.append(f"| {name} | {agree} | {spread} | {own} | {row['cnnviz_s']:.3f} | {row['xplique_s']:.3f} | "
-                         f"{row['speedup']:.2f}x |")
+                         f"{row['speedup']:.2f}x | {cpu} |")
         if ratios:
             lines += ["", f"Geometric mean speed-up: {float(np.exp(np.mean(np.log(ratios)))):.2f}x over "
-                          f"{len(ratios)} methods."]
+                          f"{len(ratios)} methods (CPU time: {float(np.exp(np.mean(np.log(cpu_ratios)))):.2f}x)."]
         lines.append("")
     return "\n".join(lines)
 
@@ -338,6 +393,10 @@ def main() -> None:
                         help="models on which the black-box methods use fewer samples (ImageNet networks here)")
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON file of the run (one per process when models run in parallel)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=None,
+                        help="only merge these results files (later ones win) into --results and write the table")
     parser.add_argument("--metrics", action="store_true", help="compare the metrics instead of the methods")
     args = parser.parse_args()
     import xplique
@@ -353,15 +412,27 @@ def main() -> None:
 
     results: dict[str, Any] = {"xplique": xplique.__version__, "tensorflow": tf.__version__, "models": {},
                                "commands": []}
-    if args.methods and RESULTS.exists():  # a partial run updates those rows of the last full run
-        results = json.loads(RESULTS.read_text())
+    if args.merge is not None:
+        for path in args.merge:
+            part = json.loads(path.read_text())
+            results["commands"] += [c for c in part.get("commands", []) if c not in results["commands"]]
+            for model, rows in part["models"].items():
+                results["models"].setdefault(model, {}).update(rows)
+        args.results.write_text(json.dumps(results, indent=2))
+        section = markdown(results, "; ".join(results["commands"]))
+        print(section)
+        if args.write_docs:
+            write_docs(section)
+        return
+    if args.methods and args.results.exists():  # a partial run updates those rows of the last full run
+        results = json.loads(args.results.read_text())
     results.setdefault("commands", []).append(command.strip())
     for name, loaded in models(args.models).items():
         print(f"== {name}", flush=True)
         rows = agreement(loaded, args.repeats, name in args.small, args.methods)
         results["models"].setdefault(loaded.name, {}).update(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2))
     section = markdown(results, "; then ".join(results["commands"]))
     print(section)
     if args.write_docs:

@@ -59,6 +59,7 @@ from cnnviz.methods.core import (
     upsample,
 )
 from cnnviz.models import LoadedModel
+from cnnviz.precision import METHOD_KINDS, batched_model, check_precision
 from cnnviz.prediction import model_input
 from cnnviz.progress import ProgressCallback
 
@@ -100,6 +101,9 @@ class Heatmap:
     seconds: float
     original_shape: tuple[int, int]  # (height, width) of the image given to explain
     box: tuple[int, int, int, int]  # (top, left, height, width) of the original that ``image`` shows
+    #: How the batched model calls ran (cnnviz.precision.PrecisionChoice.to_json()); None for
+    #: methods without batched calls.
+    precision: Mapping[str, Any] | None = None
 
     @property
     def title(self) -> str:
@@ -160,7 +164,7 @@ def _params(method: Method, given: Mapping[str, Any], loaded_model: LoadedModel)
 def _low_passed(maps: Maps, bandwidth: int) -> Maps:
     """FORGrad on a gradient method's maps (the raw map and, if any, the drawn one)."""
     full = None if maps.full is None else low_pass(maps.full, bandwidth)
-    return Maps(low_pass(maps.raw, bandwidth), maps.class_indices, maps.logits, full)
+    return Maps(low_pass(maps.raw, bandwidth), maps.class_indices, maps.logits, full, maps.precision)
 
 
 def _class_indices(loaded_model: LoadedModel, class_index: Any, count: int) -> np.ndarray:
@@ -183,7 +187,8 @@ def _check_image(image: Any) -> np.ndarray:
 
 def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], method: str = DEFAULT_METHOD,
                   class_index: Any = None, layer: str | None = None, *, fit: str = "crop",
-                  progress: ProgressCallback | None = None, **method_params: Any) -> list[Heatmap]:
+                  progress: ProgressCallback | None = None, precision: str | None = None,
+                  **method_params: Any) -> list[Heatmap]:
     """Heatmaps of several images with one method; gradient methods run whole batches at once.
 
     ``class_index`` is None (each image's top-1 class), one class (index or label) for all, or one
@@ -192,6 +197,8 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
     started = time.perf_counter()
     chosen = get_method(method)
     params = _params(chosen, method_params, loaded_model)
+    precision = check_precision(precision)
+    reduced_model, choice = None, None
     if chosen.uses_layer:
         layer = resolve_layer(loaded_model, layer or default_target_layer(loaded_model), spatial=True)
     else:
@@ -201,10 +208,13 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
         return []
     classes = _class_indices(loaded_model, class_index, len(originals))
     pixels = np.stack([model_input(loaded_model, image, fit) for image in originals])
+    if chosen.name in METHOD_KINDS:
+        reduced_model, choice = batched_model(loaded_model, precision, METHOD_KINDS[chosen.name], pixels[0])
     chunk = len(pixels) if chosen.progress else params.get("batch_size", DEFAULT_BATCH_SIZE)
     raws, fulls, resolved, logits = [], [], [], []
     for part in batches(len(pixels), chunk):
-        request = Request(loaded_model, pixels[part], classes[part], layer, params, progress)
+        request = Request(loaded_model, pixels[part], classes[part], layer, params, progress, reduced_model,
+                          choice)
         maps = chosen.compute(request)
         if params.get(FORGRAD):
             maps = _low_passed(maps, params[FORGRAD])
@@ -212,6 +222,7 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
         fulls.append(maps.full if maps.full is not None else upsample(maps.raw, loaded_model.input_size))
         resolved.append(maps.class_indices)
         logits.append(maps.logits)
+        choice = maps.precision or choice
     heatmaps = normalise(np.concatenate(fulls))
     resolved_classes = np.concatenate(resolved)
     probabilities = loaded_model.probabilities_from_logits(np.concatenate(logits))[np.arange(len(pixels)),
@@ -223,12 +234,14 @@ def explain_batch(loaded_model: LoadedModel, images: Sequence[np.ndarray], metho
         probability=float(probabilities[i]), layer=layer, params=dict(params), seconds=seconds,
         original_shape=(int(originals[i].shape[0]), int(originals[i].shape[1])),
         box=crop_box(originals[i].shape, loaded_model.input_size, fit),
+        precision=None if choice is None else choice.to_json(),
     ) for i in range(len(pixels))]
 
 
 def explain(loaded_model: LoadedModel, image: np.ndarray, method: str = DEFAULT_METHOD,
             class_index: int | str | None = None, layer: str | None = None, *, fit: str = "crop",
-            progress: ProgressCallback | None = None, **method_params: Any) -> Heatmap:
+            progress: ProgressCallback | None = None, precision: str | None = None,
+            **method_params: Any) -> Heatmap:
     """A heatmap of what in ``image`` made ``loaded_model`` predict ``class_index``.
 
     ``method``: one of :data:`METHODS` ("gradcam", "gradcam++", "cam", "scorecam", "layercam",
@@ -241,9 +254,13 @@ def explain(loaded_model: LoadedModel, image: np.ndarray, method: str = DEFAULT_
     is resized to the model input ("crop" or "stretch"). ``progress``: a callback for the long
     methods (occlusion, Score-CAM, SmoothGrad, Integrated Gradients). ``method_params``: the
     method's own parameters (``METHODS[name].defaults`` lists them), e.g. ``patch_size=32``.
+    ``precision``: "auto" (default), "float32" or "bfloat16": the precision of the batched model
+    calls of occlusion, Score-CAM, SmoothGrad, VarGrad, SquareGrad and Integrated Gradients
+    (:mod:`cnnviz.precision`; "auto" measures once per model and keeps 16 bits only where faster);
+    the heatmap's ``precision`` says what ran and the measured speed-up.
     """
     return explain_batch(loaded_model, [image], method, None if class_index is None else [class_index],
-                         layer, fit=fit, progress=progress, **method_params)[0]
+                         layer, fit=fit, progress=progress, precision=precision, **method_params)[0]
 
 
 __all__ = ["explain", "explain_batch", "Heatmap", "METHODS", "DEFAULT_METHOD", "method_names",

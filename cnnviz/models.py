@@ -311,12 +311,20 @@ def _download_error(name: str, error: BaseException, removed: list[str]) -> Weig
     )
 
 
+#: The file Keras' ``decode_predictions`` downloads into ``keras_models_dir()`` on first use.
+IMAGENET_CLASS_INDEX = "imagenet_class_index.json"
+
+
 @functools.lru_cache(maxsize=None)
-def imagenet_class_names(spec: ModelSpec) -> tuple[tuple[str, ...], bool]:
+def imagenet_class_names(spec: ModelSpec, download: bool = True) -> tuple[tuple[str, ...], bool]:
     """ImageNet labels via the model's own ``decode_predictions``; placeholders when offline.
 
-    Cached per process, so an offline machine tries the download once, not on every load.
+    Cached per process, so an offline machine tries the download once, not on every load. With
+    ``download=False`` (random weights need no network) only an already cached index is read.
     """
+    placeholders = tuple(f"class {i}" for i in range(_IMAGENET_CLASSES)), False
+    if not download and not (keras_models_dir() / IMAGENET_CLASS_INDEX).is_file():
+        return placeholders
     order = np.linspace(1.0, 0.0, _IMAGENET_CLASSES, dtype=np.float32)[None, :]
     before = _snapshot(keras_models_dir())
     try:
@@ -324,7 +332,7 @@ def imagenet_class_names(spec: ModelSpec) -> tuple[tuple[str, ...], bool]:
             decoded = spec.decode_predictions(order, top=_IMAGENET_CLASSES)[0]
     except Exception:  # noqa: BLE001  (offline: fall back to numbered classes)
         _remove_changed_files(keras_models_dir(), before)
-        return tuple(f"class {i}" for i in range(_IMAGENET_CLASSES)), False
+        return placeholders
     return tuple(label.replace("_", " ") for _, label, _ in decoded), True
 
 
@@ -390,7 +398,7 @@ def load_model(name: str, weights: str | None = "imagenet") -> LoadedModel:
             loaded = _demo_loaded_model(spec)
         else:
             model = _build_imagenet(spec, weights)
-            names, known = imagenet_class_names(spec)
+            names, known = imagenet_class_names(spec, download=weights is not None)
             if weights is None:
                 known = known and False
             loaded = LoadedModel(

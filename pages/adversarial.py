@@ -14,7 +14,7 @@ from cnnviz.attacks import AttackResult
 from cnnviz.explanation import Heatmap, explain_batch
 from cnnviz.attacks.budget import estimate_gradient, estimate_onepixel
 from cnnviz.attacks.gradient import DEFAULT_EPSILON, DEFAULT_PGD_STEPS
-from cnnviz.attacks.onepixel import PRESETS
+from cnnviz.attacks.onepixel import PRESETS, default_preset
 from cnnviz.models import LoadedModel
 from ui import progress, state
 from ui.downloads import download_png
@@ -139,13 +139,13 @@ left, middle, right = st.columns(3)
 if method == "onepixel":
     params["pixels"] = left.number_input("Pixels to change", 1, 100, 1, key="adversarial.pixels",
                                          help=HELP["pixels"])
-    default_preset = "quick" if max(height, width) > BIG_INPUT else "paper"
+    first_preset = default_preset((height, width))
     preset = middle.selectbox("Budget (population x generations)", [*PRESETS, "custom"],
                               key="adversarial.preset", help=HELP["budget"],
-                              index=list(PRESETS).index(default_preset),
+                              index=list(PRESETS).index(first_preset),
                               format_func=lambda p: f"{p} ({PRESETS[p][0]} x {PRESETS[p][1]})"
                               if p in PRESETS else "custom")
-    popsize, maxiter = PRESETS.get(preset, PRESETS[default_preset])
+    popsize, maxiter = PRESETS.get(preset, PRESETS[first_preset])
     if preset == "custom":
         popsize = middle.number_input("Population", 4, 2000, popsize, key="adversarial.popsize",
                                       help=HELP["popsize"])

@@ -4,6 +4,7 @@ the damage on three test versions and in the heatmaps, then find the cued images
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -12,19 +13,18 @@ import streamlit as st
 
 from cnnviz import render
 from cnnviz.audit import audit, class_images, filter_statistics, member_images
-from cnnviz.audit.lab import compare, fit_small_cnn
+from cnnviz.audit.lab import DEFAULT_EPOCHS, compare, train_from_scratch
 from cnnviz.datasets import generated, open_dataset
 from cnnviz.datasets.cues import CUES, DEFAULT_STRENGTH, POSITIONS, TEST_VERSIONS, Cue, Shortcut
 from cnnviz.explanation import METHODS, explain_batch
-from ui import progress
+from ui import dataset_state, progress, state
 from ui.audit_view import show_audit, show_filter_statistics
 from ui.downloads import download_png
 from ui.errors import user_errors
 
 SIZES = (40, 48, 64)
-DEFAULT_SIZE = 40  # tested: 40 px, 120 per class, 16 epochs (tests); 24 epochs learned the tag on more sets
+DEFAULT_SIZE = 40  # measured: 40 px, 120 per class, 10 epochs (bench/cleverhans.py, docs/benchmarks.md)
 DEFAULT_PER_CLASS = 120
-DEFAULT_EPOCHS = 24
 PREVIEW = 6
 SHOWN_TEST_IMAGES = 4
 WINNING_SHOWN = 3  # winning channels whose optimised image and top examples are shown
@@ -103,7 +103,8 @@ def _preview(dataset: Any, shortcut: Shortcut) -> None:
 
 
 def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str, Any]:
-    """The same recipe (the small CNN from scratch) on the clean and on the cued data."""
+    """The same recipe (the small CNN from scratch, cnnviz.training.train) on the clean and on the
+    cued data: label -> LoadedModel."""
     store, key = _store(), _key("models", dataset.sha256(), size, shortcut, epochs)
     if key in store:
         return store[key]
@@ -114,7 +115,7 @@ def _train(dataset: Any, size: int, shortcut: Shortcut, epochs: int) -> dict[str
             def step(done: int, total: int, info: Any, number: int = number) -> Any:
                 return bar(number * total + done, len(runs) * total, {"model": label, **info})
 
-            models[label] = fit_small_cnn(data, size, epochs, seed=shortcut.seed, progress=step)
+            models[label] = train_from_scratch(data, size, epochs, seed=shortcut.seed, progress=step).loaded
     store[key] = models
     return models
 
@@ -180,8 +181,16 @@ def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str
             store[key] = (result, member_images(result, cued, models[label].input_size))
     result, images = store[key]
     show_audit(result, images, key="clever_hans.audit_view", dataset_name=cued.name,
-               model_name=f"{label} model",
-               marked=shortcut.cued_indices(dataset))
+               model_name=f"{label} model", marked=shortcut.cued_indices(dataset),
+               on_member=partial(_open_on_heatmaps, models[label], label, cued))
+
+
+def _open_on_heatmaps(model: Any, label: str, dataset: Any, index: int) -> None:
+    """Button callback: the audited model becomes every page's model, the member the current image,
+    and the Heatmaps page opens (as the Dataset page's audit does)."""
+    state.use_trained_model(state.ModelChoice(key=f"{state.LAB_MODEL_PREFIX}{label}:{id(model)}",
+                                              label=f"{label} model", loaded=model))
+    dataset_state.pick_image(index, dataset)
 
 
 def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:
@@ -196,6 +205,9 @@ def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:
     loaded = models[label]
     layers = spatial_layer_names(loaded)
     layer = st.selectbox("Layer", layers, index=len(layers) - 1, key="clever_hans.filters_layer")
+    if not progress.requested("clever_hans.filters", (dataset.sha256(), shortcut, label, layer),
+                              label="Count the winning channels"):
+        return
     store, key = _store(), _key("filters", dataset.sha256(), shortcut, label, layer, id(loaded))
     if key not in store:
         with progress.progress_bar("Counting the winning channels", "clever_hans.filters") as bar:
@@ -218,6 +230,7 @@ def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:
                              "field of the strongest unit boxed)")
 
 
+dataset_state.switch_if_picked()
 st.title("Clever Hans lab")
 st.caption("Plant a shortcut, watch a model learn it, and find it again in the heatmaps of the whole class.")
 st.markdown(
@@ -237,10 +250,10 @@ with user_errors():
 
     st.subheader("2. Train both models")
     epochs = int(st.number_input("Epochs", 1, 100, DEFAULT_EPOCHS, key="clever_hans.epochs"))
-    st.caption("A small CNN (three convolutions) trained from scratch, the same recipe on both versions. "
-               "It learns the shapes slowly: a tag the model picks up shows within 16-24 epochs on 120 "
-               "images per class; fewer images or epochs, or a faint cue, may not be enough for it to "
-               "learn anything.")
+    st.caption("A small CNN (four convolutions) trained from scratch, the same recipe on both versions "
+               "(the Train page's 'scratch' strategy). On 120 generated images per class a tag, patch, tint "
+               "or border is learned within 10 epochs; the shapes themselves take far longer, so the clean "
+               "model stays a weak classifier. Fewer images or epochs, or a faint cue, may not be enough.")
     if not progress.requested("clever_hans.train", (dataset.sha256(), size, shortcut, epochs),
                               label="Train both models"):
         st.stop()

@@ -15,6 +15,7 @@ from cnnviz.faithfulness import DeepChecks, Faithfulness
 from cnnviz.graph import default_target_layer, spatial_layer_names
 from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
 from cnnviz.models import LoadedModel
+from cnnviz.precision import METHOD_KINDS, PRECISIONS, check_precision
 from cnnviz.report import ReportSection, report_html
 from ui import engine, progress, state
 from ui.downloads import download_png
@@ -175,6 +176,16 @@ if tuned:
             st.markdown(f"**{METHODS[name].title}**")
             params[name] = _method_params(name, loaded)
 
+precision = None
+if any(name in METHOD_KINDS for name in chosen):
+    precision = st.selectbox(
+        "Precision of the batched model calls", PRECISIONS, index=PRECISIONS.index(check_precision(None)),
+        key="heatmaps.precision",
+        help="Occlusion, Score-CAM, SmoothGrad, VarGrad, SquareGrad and Integrated Gradients push many "
+             "images through the model. 'auto' times a batch in float32 and in mixed bfloat16 (16-bit "
+             "arithmetic) once per model and keeps bfloat16 only where it is faster here and its answers "
+             "agree with float32's; the class and its score always come from float32.")
+
 if not chosen:
     st.info("Choose at least one method.", icon=":material/info:")
     st.stop()
@@ -187,7 +198,8 @@ results: dict[str, Heatmap] = {}
 def _inputs(name: str) -> dict[str, Any]:
     """What a heatmap of this page depends on, besides the model and the image (the cache key)."""
     return {"method": name, "class_index": class_index, "layer": layer if METHODS[name].uses_layer else "",
-            "fit": fit, "params": tuple(sorted(params.get(name, {}).items()))}
+            "fit": fit, "params": tuple(sorted(params.get(name, {}).items())),
+            "precision": precision if name in METHOD_KINDS else None}
 
 
 for name in fast:
@@ -219,6 +231,9 @@ for position, name in enumerate(shown, start=1):
         st.image(render.heatmap_overlay(result, original, colormap, opacity), width="stretch",
                  caption=f"{result.title}: {result.label} ({100 * result.probability:.1f} %)"
                          + (f", layer {result.layer}" if result.layer else "") + f", {result.seconds:.2f} s")
+        if result.precision:
+            st.caption(f"Batched calls ran in {result.precision['policy']}"
+                       + (f" ({result.precision['reason']})" if result.precision["reason"] != "asked" else ""))
         with user_errors(stop=False):
             scores[name] = engine.faithfulness_of(model, image, result)
             st.badge(_badge(scores[name]), color="blue", icon=":material/fact_check:")

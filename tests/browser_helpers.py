@@ -30,13 +30,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 SERVER_START_TIMEOUT_S = 60
 RUN_TIMEOUT_MS = 60_000  # one script run: TensorFlow import and a first model load included
+# A server's very first run imports TensorFlow and loads the demo model in a fresh process; under
+# make test the other xdist worker, its own server and the Docker build share the two cores.
+FIRST_RUN_TIMEOUT_MS = 240_000
+_served: set[str] = set()  # servers whose first run has finished
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -129,7 +133,9 @@ def page(browser: Browser, streamlit_server: str) -> Iterator[Page]:
     tab = context.new_page()
     try:
         tab.goto(streamlit_server)
-        wait_for_app(tab)
+        first = streamlit_server not in _served
+        wait_for_app(tab, FIRST_RUN_TIMEOUT_MS if first else RUN_TIMEOUT_MS)
+        _served.add(streamlit_server)
         yield tab
     finally:
         context.close()
@@ -200,3 +206,10 @@ def assert_no_exception(page: Page) -> None:
     """No uncaught exception box anywhere on the page."""
     count = page.get_by_test_id("stException").count()
     assert count == 0, f"{count} exception element(s) on the page"
+
+
+def set_number(area: Locator, label: str, value: int) -> None:
+    """Type ``value`` into the number input labelled ``label`` and submit it."""
+    field = area.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cnnviz.audit.spectral import (
+    auto_count,
     eigengap_count,
     knn_affinity,
     normalised_laplacian,
@@ -100,3 +101,11 @@ def test_empty_maps_neither_crash_the_clustering_nor_the_embedding():
     maps = np.zeros((12, SIDE, SIDE))
     assert spectral_clusters(maps).count >= 1
     assert np.array_equal(tsne(maps), np.zeros((12, 2), np.float32))
+
+
+def test_nearly_zero_eigenvalues_count_before_the_largest_gap():
+    # A group tied to the rest by a few edges keeps an eigenvalue near 0 (here 0.002, the lab's tagged
+    # images); the largest gap further up (0.22 -> 0.43) would split the groups into 6 clusters.
+    eigenvalues = np.array([0.0, 0.002, 0.073, 0.113, 0.147, 0.22, 0.433, 0.506, 0.538])
+    assert eigengap_count(eigenvalues) == 6 and auto_count(eigenvalues) == 2
+    assert auto_count(np.array([0.0, 0.3, 0.35, 0.4])) == 1  # one group: the first gap is the largest

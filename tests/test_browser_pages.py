@@ -8,6 +8,7 @@ appears and that no exception box appears anywhere, and saves a screenshot to
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,9 +21,20 @@ from ui.navigation import PAGES, PageEntry
 pytest_plugins = ("browser_helpers",)
 pytest.register_assert_rewrite("browser_helpers")
 
-from browser_helpers import ARTIFACTS, assert_no_exception, open_page, screenshot, upload_image, wait_for_app
+from browser_helpers import (
+    ARTIFACTS,
+    assert_no_exception,
+    open_page,
+    screenshot,
+    set_number,
+    upload_image,
+    wait_for_app,
+)
+from dataset_helpers import write_drawn_folder, zip_folder
 
 LONG_RUN_MS = 90_000  # a method run on the demo model, on a busy 2-core machine
+LAB_CLASSES = ("circle", "square", "triangle")  # the lab's zip: drawn with Pillow, 10 per class (audit: 8+)
+LAB_PER_CLASS = 10
 
 
 def main_area(page: Page) -> Locator:
@@ -151,6 +163,8 @@ def train(page: Page, run: bool) -> None:
     if run:  # the fastest real run: frozen demo features + logistic regression on a generated set
         main.get_by_text("features: frozen features", exact=False).click()
         wait_for_app(page)
+        set_number(main, "Epochs", 5)  # enough for the generated set; the default 30 is for real data
+        wait_for_app(page)
         main.get_by_role("button", name="Train", exact=True).click()
         try:
             expect(main.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=2 * LONG_RUN_MS)
@@ -163,8 +177,42 @@ def clever_hans(page: Page, run: bool) -> None:
     main = main_area(page)
     expect(main.get_by_role("heading", name="Clever Hans lab")).to_be_visible()
     expect(main.get_by_role("button", name="Train both models")).to_be_visible()
-    if run:  # the cue preview of the generated set (training both models is tests/test_clever_hans.py's)
-        images_in_main(page, 1)
+    if run:  # the story end to end on a user's zip at the smallest size: plant, train both, compare, audit,
+        # filter statistics, a member opened on the Heatmaps page (learning it: test_clever_hans.py)
+        images_in_main(page, 1)  # the cue preview of the generated set
+        main.get_by_text("My own (zip of class folders)", exact=True).click()
+        wait_for_app(page)
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            write_drawn_folder(root / "drawn", LAB_PER_CLASS, LAB_CLASSES, size=48)
+            (root / "drawn.zip").write_bytes(zip_folder(root / "drawn"))
+            main.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(root / "drawn.zip"))
+            wait_for_app(page)
+        expect(main.get_by_text(f"{LAB_PER_CLASS} images carry the cue (tag")).to_be_visible()  # all circles
+        main.get_by_label("Epochs", exact=True).fill("1")
+        main.get_by_label("Epochs", exact=True).press("Enter")
+        wait_for_app(page)
+        run_button(page, "Train both models")
+        table = main.get_by_test_id("stDataFrame").first
+        expect(table).to_contain_text("cued model", timeout=4 * LONG_RUN_MS)  # the run may still go on
+        expect(table).to_contain_text("clean model")  # (the grid draws only the columns in view)
+        wait_for_app(page, LONG_RUN_MS)
+        run_button(page, "Audit the class")
+        expect(main.get_by_text(f"{LAB_PER_CLASS} images of circle", exact=False)).to_be_visible(
+            timeout=2 * LONG_RUN_MS)
+        wait_for_app(page, LONG_RUN_MS)
+        run_button(page, "Count the winning channels")  # filter activation statistics of the class
+        expect(main.get_by_text("Most often the most active channel", exact=False)).to_be_visible(
+            timeout=2 * LONG_RUN_MS)
+        wait_for_app(page, LONG_RUN_MS)
+        member = main.get_by_test_id("stExpander").first.get_by_role("button", name="Open").first
+        member.click()  # a member of the audit opens on the Heatmaps page, with the audited model
+        page.wait_for_url("**/heatmaps", timeout=LONG_RUN_MS)
+        wait_for_app(page, LONG_RUN_MS)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("trained in the Clever Hans lab", exact=False).first).to_be_visible()
+        expect(sidebar.get_by_text("circle/img", exact=False).first).to_be_visible()
+        images_in_main(page, 2)  # what the model sees and a heatmap of the lab's model
 
 
 CHECKS: dict[str, Callable[[Page, bool], None]] = {

@@ -29,7 +29,9 @@ from browser_helpers import (
 )
 
 INTERACTIVE_S = 2.0  # issue #6: Predict and a Grad-CAM overlay within 2 s once the model is loaded
-RESPONSIVE_S = 10.0  # Predict of another session while a long attack keeps both cores busy
+# Predict of another session while a long attack keeps both cores busy; the suite runs on two xdist
+# workers, so another test file shares the cores too (measured 10.3 s in a two-worker run).
+RESPONSIVE_S = 15.0
 # A generated star the demo model resists: the 1-pixel attack runs its whole budget (400 x 100).
 ROBUST_CLASS, ROBUST_SEED = "star", 0
 

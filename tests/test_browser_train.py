@@ -15,11 +15,11 @@ from playwright.sync_api import Locator, Page, expect
 pytest_plugins = ("browser_helpers",)
 pytest.register_assert_rewrite("browser_helpers")
 
-from browser_helpers import assert_no_exception, open_page, screenshot, wait_for_app
+from browser_helpers import assert_no_exception, open_page, screenshot, set_number, wait_for_app
 
 CLASSES = ("circle", "square", "triangle")
 PER_CLASS = 10
-TRAIN_MS = 120_000  # a busy 2-core machine
+TRAIN_MS = 240_000  # a busy 2-core machine
 
 
 def main_area(page: Page) -> Locator:
@@ -32,12 +32,6 @@ def drawn_zip(tmp_path: Path) -> Path:
     path = tmp_path / "drawn.zip"
     path.write_bytes(zip_folder(tmp_path / "drawn"))
     return path
-
-
-def set_number(main: Locator, label: str, value: int) -> None:
-    field = main.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def test_zip_trains_live_survives_a_page_switch_stops_and_explains(page: Page, drawn_zip: Path) -> None:

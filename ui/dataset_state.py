@@ -63,17 +63,21 @@ def image_choice(dataset: Dataset, index: int) -> state.ImageChoice:
                              preview=state.preview_of(image), class_name=class_name, mask=dataset.mask(index))
 
 
-def pick_image(index: int) -> None:
-    """Widget callback: make dataset image ``index`` the current image and open the Heatmaps page."""
-    choice = current_dataset()
-    if choice is None:
-        return
-    st.session_state[_PICKED] = image_choice(choice.dataset, int(index))
+def pick_image(index: int, dataset: Dataset | None = None) -> None:
+    """Widget callback: make image ``index`` of ``dataset`` (default: the session's dataset) the
+    current image and open the Heatmaps page (the page calls :func:`switch_if_picked`)."""
+    if dataset is None:
+        choice = current_dataset()
+        if choice is None:
+            return
+        dataset = choice.dataset
+    st.session_state[_PICKED] = image_choice(dataset, int(index))
     st.session_state[state.IMAGE_SOURCE_KEY] = DATASET_SOURCE
     st.session_state[_SWITCH] = True
 
 
 def switch_if_picked() -> None:
-    """Called by the Dataset page: go to the Heatmaps page after :func:`pick_image`."""
+    """Called by the pages that pick images (Dataset, Clever Hans lab): go to the Heatmaps page after
+    :func:`pick_image`."""
     if st.session_state.pop(_SWITCH, False):
         st.switch_page(HEATMAPS_PAGE)

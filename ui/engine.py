@@ -18,6 +18,7 @@ import streamlit as st
 
 import cnnviz.explanation
 import cnnviz.prediction
+import cnnviz.warmup
 from cnnviz.errors import CnnvizError
 from cnnviz.explanation import Heatmap
 from cnnviz.faithfulness import (
@@ -41,17 +42,12 @@ BADGE_STEPS = 16  # deletion / insertion curve steps of a faithfulness badge (2 
 
 
 def _warm_up(loaded: LoadedModel) -> None:
-    """Trace the compiled forward pass and Grad-CAM's gradient function now, while the "Loading the
-    model" spinner shows, so the first prediction and heatmap on a page come in well under a second
-    (tracing MobileNetV2's gradient takes about 2 s on 2 cores)."""
-    height, width = loaded.input_size
-    blank = np.zeros((height, width, 3), np.uint8)
-    with loaded.lock:
-        loaded.logits(blank[None])
-    try:
-        cnnviz.explanation.explain(loaded, blank, method="gradcam")
-    except CnnvizError:
-        pass  # no spatial layer for Grad-CAM: the Heatmaps page explains why when it is opened
+    """Trace the compiled forward pass and Grad-CAM now, while the "Loading the model" spinner
+    shows, so the first prediction and heatmap on a page come in well under a second (tracing
+    MobileNetV2's gradient takes about 2 s on 2 cores); occlusion and the one-pixel attack are
+    traced in a background thread after that (cnnviz.warmup), so loading is not slower."""
+    cnnviz.warmup.warm_up(loaded)
+    cnnviz.warmup.warm_up_in_background(loaded)
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)...",
@@ -120,19 +116,23 @@ Params = tuple[tuple[str, Any], ...]  # a method's settings as sorted (name, val
 
 @st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)
 def _explain(model_key: str, image_sha256: str, method: str, class_index: int, layer: str, fit: str,
-             params: Params, _loaded: LoadedModel, _image: np.ndarray, _progress: Any = None) -> Heatmap:
+             params: Params, _loaded: LoadedModel, _image: np.ndarray, _progress: Any = None,
+             precision: str | None = None) -> Heatmap:
     return cnnviz.explanation.explain(_loaded, _image, method=method, class_index=class_index,
-                                      layer=layer or None, fit=fit, progress=_progress, **dict(params))
+                                      layer=layer or None, fit=fit, progress=_progress, precision=precision,
+                                      **dict(params))
 
 
 def explain(model: ModelChoice, image: ImageChoice, method: str, class_index: int, layer: str = "",
-            fit: str = "crop", params: Params = (), progress: Any = None) -> Heatmap:
-    """A heatmap (computed once per model, image, method, class, layer, fit and settings).
+            fit: str = "crop", params: Params = (), progress: Any = None,
+            precision: str | None = None) -> Heatmap:
+    """A heatmap (computed once per model, image, method, class, layer, fit, settings and precision).
 
-    ``layer`` "" means the method's default; ``progress`` is a ``ui.progress`` bar or None.
+    ``layer`` "" means the method's default; ``progress`` is a ``ui.progress`` bar or None;
+    ``precision`` as in cnnviz.explain (None: the process default, "auto").
     """
     return _explain(model.key, image.sha256, method, class_index, layer, fit, params, model.loaded,
-                    image.image, _progress=progress)
+                    image.image, _progress=progress, precision=precision)
 
 
 @st.cache_data(max_entries=EXPLAIN_CACHE_ENTRIES, show_spinner=False)

@@ -118,7 +118,8 @@ def _own_model() -> None:
 
 def _trained_model(choice: state.ModelChoice) -> None:
     """A model trained on the Train page is in use: say so, and offer the pickers back."""
-    st.success(f"**{choice.label}**, trained on the Train page: every page explains it.",
+    where = "in the Clever Hans lab" if choice.key.startswith(state.LAB_MODEL_PREFIX) else "on the Train page"
+    st.success(f"**{choice.label}**, trained {where}: every page explains it.",
                icon=":material/model_training:")
     st.button("Use a zoo model or a file again", key="cnnviz.trained_model.forget",
               on_click=state.use_trained_model, args=(None,))

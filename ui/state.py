@@ -28,6 +28,7 @@ OWN_MODEL_KEY = "cnnviz.own_model"
 IMAGE_SOURCE_KEY = "cnnviz.image_source"
 FIT_KEY = "cnnviz.fit"
 TRAINED_MODEL_KEY = "cnnviz.trained_model"  # a ModelChoice trained on the Train page, used by every page
+LAB_MODEL_PREFIX = "clever_hans:"  # key of a ModelChoice trained in the Clever Hans lab instead
 
 # What the sidebar decided in this run.
 _MODEL = "cnnviz.state.model"

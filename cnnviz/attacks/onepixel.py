@@ -14,6 +14,7 @@ Each batch of candidates is built in uint8 and cast inside the model's compiled 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,8 +25,9 @@ from cnnviz.attacks.common import AttackSetup, check_int, finish, prepare
 from cnnviz.attacks.evolution import DEFAULT_MUTATION, DEFAULT_RECOMBINATION, check_settings, minimise
 from cnnviz.attacks.result import AttackResult
 from cnnviz.errors import ParameterError
-from cnnviz.incremental import check_mode, pixel_probabilities
+from cnnviz.incremental import check_mode, pixel_probabilities, worth_it
 from cnnviz.models import LoadedModel
+from cnnviz.precision import check_precision, choose, incremental_or_reduced, twin
 from cnnviz.progress import ProgressCallback, report
 
 METHOD = "onepixel"
@@ -33,6 +35,8 @@ DEFAULT_PIXELS = 1
 #: (population, generations): the paper's setting, and a small budget for big models.
 PRESETS: Mapping[str, tuple[int, int]] = {"paper": (400, 100), "quick": (100, 20)}
 DEFAULT_PRESET = "paper"
+#: Models whose input side exceeds this get the "quick" preset by default (the app's choice).
+QUICK_ABOVE = 160
 #: First-generation colours ~ N(COLOUR_MEAN, COLOUR_STD), clipped to 0..255 (Su et al., 2019).
 COLOUR_MEAN = 128.0
 COLOUR_STD = 127.0
@@ -59,6 +63,11 @@ def budget(preset: str = DEFAULT_PRESET, popsize: int | None = None,
     default_popsize, default_maxiter = PRESETS[preset]
     return (default_popsize if popsize is None else popsize,
             default_maxiter if maxiter is None else maxiter)
+
+
+def default_preset(input_size: tuple[int, int]) -> str:
+    """The preset the app starts with: "quick" for large inputs (ImageNet models), else "paper"."""
+    return "quick" if max(input_size) > QUICK_ABOVE else DEFAULT_PRESET
 
 
 def max_queries(popsize: int, maxiter: int) -> int:
@@ -111,12 +120,44 @@ class _BatchEvaluator:
     """
 
     def __init__(self, loaded_model: LoadedModel, setup: AttackSetup, batch_size: int,
-                 stop_early: bool, on_batch: Callable[[float], None], incremental: str = "auto") -> None:
+                 stop_early: bool, on_batch: Callable[[float], None], incremental: str = "auto",
+                 precision: str | None = None) -> None:
         self.loaded_model, self.setup, self.stop_early = loaded_model, setup, stop_early
         self.batch_size, self.on_batch, self.incremental = batch_size, on_batch, incremental
         self.buffer = np.empty((batch_size, *setup.image.shape), np.uint8)
         self.buffer[:] = setup.image
         self.queries = 0
+        self.scorer, self.choice = loaded_model, choose(loaded_model, precision, "forward", setup.image)
+        self.routed = not self.choice.reduced
+
+    def _route(self, batch: np.ndarray, rows: np.ndarray, columns: np.ndarray, colours: np.ndarray) -> None:
+        """Which model scores candidates: the reduced twin's full pass, or incremental inference
+        (float32) where that pays; when both do ("auto"), one measured batch decides (cached)."""
+        self.routed = True
+        reduced = twin(self.loaded_model, self.choice.policy)
+        image, mode, model = self.setup.image, self.incremental, self.loaded_model
+        if self.choice.asked == "bfloat16" or mode == "off" or (
+                mode == "auto" and not worth_it(model, image, (1, 1))) or rows.shape[1] != 1:
+            self.scorer, self.incremental = reduced, "off"
+            return
+        if mode == "on":
+            self.choice = dataclasses.replace(self.choice, policy="float32",
+                                              reason="incremental inference runs in float32")
+            return
+        self.choice = incremental_or_reduced(
+            model, ("onepixel", len(batch)),
+            lambda: pixel_probabilities(model, image, batch, rows, columns, colours, "on"),
+            lambda: pixel_probabilities(reduced, image, batch, rows, columns, colours, "off"))
+        if self.choice.reduced:
+            self.scorer, self.incremental = reduced, "off"
+
+    def _confirmed(self, batch: np.ndarray, fooled: np.ndarray) -> np.ndarray:
+        """The fooling candidates that also fool the float32 model (16-bit scores may round a
+        near tie the other way); one float32 query each."""
+        if self.scorer is self.loaded_model or not len(fooled):
+            return fooled
+        self.queries += len(fooled)
+        return fooled[self.setup.fooled(self.loaded_model.probabilities(batch[fooled]))]
 
     def __call__(self, population: np.ndarray) -> tuple[np.ndarray, int | None]:
         image, fitness = self.setup.image, np.full(len(population), np.nan)
@@ -127,14 +168,18 @@ class _BatchEvaluator:
             batch = self.buffer[:stop - start]
             batch[index, rows[start:stop], columns[start:stop]] = colours[start:stop]
             with self.loaded_model.lock:
-                probabilities = pixel_probabilities(self.loaded_model, image, batch, rows[start:stop],
+                if not self.routed:
+                    self._route(batch, rows[start:stop], columns[start:stop], colours[start:stop])
+                probabilities = pixel_probabilities(self.scorer, image, batch, rows[start:stop],
                                                     columns[start:stop], colours[start:stop],
                                                     self.incremental)
+                fooled = np.flatnonzero(self.setup.fooled(probabilities))
+                if self.stop_early:
+                    fooled = self._confirmed(batch, fooled)
             batch[index, rows[start:stop], columns[start:stop]] = image[rows[start:stop],
                                                                         columns[start:stop]]
             self.queries += stop - start
             fitness[start:stop] = self.setup.fitness(probabilities)
-            fooled = np.flatnonzero(self.setup.fooled(probabilities))
             if self.stop_early and len(fooled):
                 return fitness, start + int(fooled[np.argmin(fitness[start + fooled])])
             if stop < len(population):
@@ -149,6 +194,7 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
                      recombination: float = DEFAULT_RECOMBINATION,
                      batch_size: int | None = None, stop_early: bool = True,
                      seed: int | None = None, fit: str = "crop", incremental: str = "auto",
+                     precision: str | None = None,
                      progress: ProgressCallback | None = None) -> AttackResult:
     """Change ``pixels`` pixels to lower the true class (or raise ``target``), by DE (Su et al., 2019).
 
@@ -160,7 +206,10 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
     ``(generations done, maxiter, {"best_fitness", "queries"})`` after each generation and after
     each model call within one, and cancels by returning False. The same
     ``seed`` gives the same run. ``incremental`` ("auto", "on", "off") scores one-pixel candidates by
-    incremental inference (cnnviz.incremental; same scores) where that is faster.
+    incremental inference (cnnviz.incremental; same scores) where that is faster. ``precision``
+    ("auto", "float32", "bfloat16"; cnnviz.precision) scores candidates in 16 bits where that is
+    faster; a candidate that fools the 16-bit model stops the search only if it fools the float32
+    model too, and the reported result is always scored in float32.
     """
     pixels = check_int("The number of pixels", pixels, 1)
     popsize, maxiter = budget(preset, popsize, maxiter)
@@ -183,8 +232,9 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
                queries=evaluator.queries)
 
     check_mode(incremental)
+    check_precision(precision)
     evaluator = _BatchEvaluator(loaded_model, setup, min(batch_size, popsize), stop_early, on_batch,
-                                incremental)
+                                incremental, precision)
 
     lower, upper = bounds(loaded_model.input_size, pixels)
     evolution = minimise(evaluator, initial_population(rng, popsize, loaded_model.input_size, pixels),
@@ -194,7 +244,7 @@ def one_pixel_attack(loaded_model: LoadedModel, image: np.ndarray, *, pixels: in
         "pixels": pixels, "preset": preset, "popsize": popsize, "maxiter": maxiter,
         "mutation": mutation, "recombination": recombination, "batch_size": batch_size,
         "stop_early": stop_early, "seed": seed, "fit": fit, "generations": evolution.generations,
-        "incremental": incremental,
+        "incremental": incremental, "precision": evaluator.choice.to_json(),
     }
     return finish(loaded_model, setup, METHOD, apply(setup.image, evolution.best),
                   evaluator.queries, evolution.history, params)

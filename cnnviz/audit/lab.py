@@ -5,7 +5,8 @@ A model that learned the shortcut scores high on the "cued" test version (the cu
 training), drops on "clean" (no cue) and on "moved" (the cue on the other classes: it now calls them
 the cued class), and puts its heatmaps on the cue. A model trained on the clean data does none of
 this. :func:`compare` gives those figures for several models side by side; :func:`small_cnn` is a
-small network to train from scratch in seconds (the lab's default, and the tests').
+small network that :func:`train_from_scratch` trains with ``cnnviz.training.train`` in seconds (the
+lab's recipe, and the tests').
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from cnnviz.datasets.cues import TEST_VERSIONS, Shortcut, class_index_of, cue_ma
 from cnnviz.progress import ProgressCallback, report
 
 DEFAULT_BATCH_SIZE = 32
-#: The small CNN: filters of its three 3x3 conv + batch norm + ReLU blocks (two 2x2 poolings between).
-SMALL_CNN_FILTERS = (16, 32, 48)
+#: The small CNN: filters of its four 3x3 conv + batch norm + ReLU blocks (a 2x2 pooling after each
+#: but the last: the last convolution sees 40 px of a 40 px image, so whole shapes and the tag; with
+#: three blocks (18 px) it learned neither in 10 epochs on 120 images per class).
+SMALL_CNN_FILTERS = (16, 32, 64, 64)
 SMALL_CNN_LAST_LAYER = "last_conv"
+MAX_SIDE = 128  # the lab trains on small images (seconds per epoch on a CPU)
 #: Batch-norm momentum of the small CNN: Keras' 0.99 leaves the moving statistics near their initial
 #: values after a few hundred steps, and the trained model then fails in inference mode.
 SMALL_CNN_BN_MOMENTUM = 0.9
@@ -31,12 +35,15 @@ SMALL_CNN_BN_MOMENTUM = 0.9
 def small_cnn(size: int, class_names: tuple[str, ...], seed: int = 0) -> Any:
     """A small untrained CNN (raw pixels 0..255 in, logits out) as a LoadedModel: a backbone for
     ``cnnviz.training.train(..., strategy="scratch")`` that trains in seconds on 32-64 px images.
-    Its last convolution (``last_conv``, a quarter of the input side) has a GAP + Dense head, so
+    Its last convolution (``last_conv``, an eighth of the input side) has a GAP + Dense head, so
     CAM-family heatmaps apply."""
     import keras
 
+    from cnnviz.errors import ParameterError
     from cnnviz.models import LoadedModel, preprocessing_function
 
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= MAX_SIDE:
+        raise ParameterError(f"The lab's small CNN takes images of 16 to {MAX_SIDE} px, not {size!r}.")
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((size, size, 3), name="image")
     x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
@@ -54,49 +61,27 @@ def small_cnn(size: int, class_names: tuple[str, ...], seed: int = 0) -> Any:
                        preprocess=preprocessing_function("none"), preprocessing="builtin", weights=None)
 
 
-#: Training of the small CNN (plain Keras fit, Adam, cross-entropy on the logits).
-FIT_LEARNING_RATE = 3e-3
-FIT_BATCH_SIZE = 32
-MAX_FIT_SIDE = 128  # the training images are held in memory at this side at most
+#: The lab's recipe, the same for the clean and the cued model: ``cnnviz.training.train`` with the
+#: "scratch" strategy (warm-up and cosine decay of Adam's rate) on :func:`small_cnn`. Batches of 16
+#: (twice the updates of 32 per epoch) at 3e-3: on 120 images per class at 40 px the cued model
+#: learns a tag in 5-10 epochs (docs/benchmarks.md, bench/cleverhans.py).
+LAB_BATCH_SIZE = 16
+LAB_LEARNING_RATE = 3e-3
+DEFAULT_EPOCHS = 10
 
 
-def fit_small_cnn(dataset: Any, size: int, epochs: int, seed: int = 0,
-                  progress: ProgressCallback | None = None) -> Any:
-    """:func:`small_cnn` trained from scratch on ``dataset``'s train split (``size`` px images held in
-    memory: at most MAX_FIT_SIDE). ``progress`` is called after every batch (returning False stops).
+def train_from_scratch(dataset: Any, size: int, epochs: int = DEFAULT_EPOCHS, seed: int = 0,
+                       progress: ProgressCallback | None = None) -> Any:
+    """:func:`small_cnn` trained on ``dataset`` with ``cnnviz.training.train(strategy="scratch")``
+    and the lab's recipe; returns the TrainingResult (``.loaded`` is the model). No early stopping:
+    the best validation epoch is kept. ``progress`` as for ``train`` (False stops; the result is
+    then marked ``cancelled``)."""
+    from cnnviz.training import train
 
-    The lab's own short recipe, used until ``cnnviz.training.train(strategy="scratch")`` learns this
-    small network as fast (see DATASET_API.md).
-    """
-    import keras
-
-    from cnnviz.errors import ParameterError
-
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= MAX_FIT_SIDE:
-        raise ParameterError(f"The lab trains on images of 16 to {MAX_FIT_SIDE} px, not {size!r}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ParameterError(f"epochs must be a whole number of at least 1, not {epochs!r}.")
-    loaded = small_cnn(size, tuple(dataset.class_names), seed=seed)
-    indices = np.asarray(dataset.indices("train"))
-    images = np.concatenate([batch for _, batch in dataset.batches(indices, (size, size), batch_size=256)])
-    labels = np.asarray(dataset.labels(indices))
-    steps = -(-len(indices) // FIT_BATCH_SIZE) * epochs
-
-    class Progress(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.done = 0
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            self.done += 1
-            report(progress, self.done, steps, loss=float((logs or {}).get("loss", float("nan"))))
-
-    loaded.model.compile(keras.optimizers.Adam(FIT_LEARNING_RATE),
-                         keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    with loaded.lock:
-        loaded.model.fit(images.astype(np.float32), labels, epochs=int(epochs), batch_size=FIT_BATCH_SIZE,
-                         verbose=0, shuffle=True, callbacks=[Progress()] if progress else [])
-    return loaded
+    backbone = small_cnn(size, tuple(dataset.class_names), seed=seed)
+    return train(backbone, dataset, "scratch", epochs=epochs, batch_size=LAB_BATCH_SIZE,
+                 learning_rate=LAB_LEARNING_RATE, patience=None, seed=seed, name="small_cnn scratch",
+                 progress=progress)
 
 
 @dataclass(frozen=True)
@@ -220,6 +205,6 @@ def compare(models: Mapping[str, Any], dataset: Any, shortcut: Shortcut, method:
     return reports
 
 
-__all__ = ["small_cnn", "fit_small_cnn", "compare", "score_versions", "heatmap_cue_mass", "predictions",
+__all__ = ["small_cnn", "train_from_scratch", "compare", "score_versions", "heatmap_cue_mass", "predictions",
            "seen_region", "VersionScore",
            "ModelReport"]

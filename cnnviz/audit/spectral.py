@@ -4,8 +4,8 @@ Communications 2019, "Unmasking Clever Hans predictors"), on plain arrays.
 Following the SpRAy pipeline (as CoRelAy implements it): each image's heatmap, downsized and
 flattened, is a point; a k-nearest-neighbour affinity graph links each point to its closest ones;
 the normalised graph Laplacian ``L = I - D^-1/2 A D^-1/2`` has one eigenvalue near 0 per loosely
-connected group, so the largest gap between consecutive small eigenvalues (the eigengap) gives the
-number of clusters; the points are clustered by k-means in the space of the leading eigenvectors
+connected group (exactly 0 per connected component), so the number of (nearly) zero eigenvalues,
+else the largest gap between consecutive small eigenvalues (the eigengap), give the number of clusters; the points are clustered by k-means in the space of the leading eigenvectors
 (rows scaled to unit length, Ng, Jordan and Weiss 2001). A cluster that is small and far from the
 rest is what an auditor should look at first: :func:`outlier_scores`. :func:`tsne` gives the 2-D
 picture. NumPy, SciPy and scikit-learn; no TensorFlow.
@@ -24,6 +24,8 @@ from cnnviz.errors import ParameterError, TooFewImagesError
 DEFAULT_NEIGHBOURS = 10
 #: The eigengap looks for at most this many clusters.
 MAX_CLUSTERS = 8
+#: Laplacian eigenvalues below this count as zero: a group this loosely tied to the rest is a cluster.
+NEAR_ZERO = 0.01
 #: Fewer maps than this cannot be clustered meaningfully (a neighbour graph needs neighbours).
 MIN_MAPS = 8
 #: t-SNE's perplexity, lowered for small sets (it must stay below the number of points).
@@ -105,6 +107,22 @@ def eigengap_count(eigenvalues: np.ndarray) -> int:
     return int(np.argmax(gaps)) + 1 if len(gaps) else 1
 
 
+def auto_count(eigenvalues: np.ndarray, max_clusters: int = MAX_CLUSTERS) -> int:
+    """The number of clusters when none is given: the number of (nearly) zero eigenvalues when there
+    are 2 to ``max_clusters`` of them, otherwise the largest eigengap.
+
+    Eigenvalue 0 of the normalised Laplacian repeats once per connected component of the graph, and
+    stays near 0 for a group joined to the rest by a few edges only (von Luxburg 2007, "A tutorial on
+    spectral clustering"): such groups are clusters whatever larger gap lies further up. (On the lab's
+    story the tagged images were such a group, eigenvalue 0 or 0.002, yet the largest gap, higher up,
+    split them over 2 to 7 pure clusters.)"""
+    values = np.asarray(eigenvalues)[:max_clusters + 1]
+    near_zero = int(np.sum(values < NEAR_ZERO))
+    if 1 < near_zero <= max_clusters:
+        return near_zero
+    return eigengap_count(values)
+
+
 def spectral_clusters(maps: np.ndarray, clusters: int | str = "auto", *,
                       neighbours: int = DEFAULT_NEIGHBOURS, max_clusters: int = MAX_CLUSTERS,
                       seed: int = 0) -> Clustering:
@@ -119,7 +137,7 @@ def spectral_clusters(maps: np.ndarray, clusters: int | str = "auto", *,
     wanted = min(count - 1, max(max_clusters, given or 1))
     with threadpool_limits(THREADS):
         eigenvalues, vectors = eigh(laplacian, subset_by_index=[0, wanted])
-    count_k = given if given is not None else eigengap_count(eigenvalues[:max_clusters + 1])
+    count_k = given if given is not None else auto_count(eigenvalues, max_clusters)
     if count_k == 1:
         return Clustering(np.zeros(count, np.int64), eigenvalues, 1, "given" if given else "eigengap")
     embedding = vectors[:, :count_k]
@@ -161,5 +179,5 @@ def tsne(maps: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 __all__ = ["Clustering", "spectral_clusters", "outlier_scores", "tsne", "knn_affinity",
-           "normalised_laplacian", "eigengap_count", "flatten_maps", "check_cluster_count", "check_enough",
+           "normalised_laplacian", "eigengap_count", "auto_count", "flatten_maps", "check_cluster_count", "check_enough",
            "DEFAULT_NEIGHBOURS", "MAX_CLUSTERS", "MIN_MAPS"]

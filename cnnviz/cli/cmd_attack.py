@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnviz.cli.common import add_model_arguments
+from cnnviz.cli.common import add_model_arguments, add_precision_argument
 
 METHOD_NAMES = ("onepixel", "fgsm", "pgd")
 
@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gradient.add_argument("--steps", type=int, help="PGD steps (default 10)")
     parser.add_argument("--out", required=True, help="where to write the adversarial image (.png)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_precision_argument(one_pixel, "the candidates' scoring (the reported result is float32)")
     parser.set_defaults(func=run)
 
 
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 "maxiter": args.maxiter, "epsilon": args.epsilon, "steps": args.steps,
                 "target": args.target, "true_class": args.true_class, "seed": args.seed}
     params = {name: value for name, value in settings.items() if value is not None}
+    if args.method == "onepixel" and args.precision is not None:
+        params["precision"] = args.precision
     if args.method == "fgsm":
         params.pop("seed", None)  # FGSM is deterministic
     result = attack(loaded, image, args.method, fit=args.fit,

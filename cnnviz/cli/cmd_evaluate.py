@@ -11,7 +11,7 @@ SHOWN_MISTAKES = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from cnnviz.cli.common import add_data_arguments, add_model_arguments
+    from cnnviz.cli.common import add_data_arguments, add_model_arguments, add_precision_argument
 
     # no engine import here: building the parser must not load TensorFlow (every command builds it)
     parser = subparsers.add_parser("evaluate", help="evaluate a model on a dataset (folder, zip, generated)")
@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="dataset class -> model class: a JSON object or 'dataset,model' lines")
     parser.add_argument("--out", metavar="PNG", help="also write the confusion matrix as a PNG")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_precision_argument(parser, "the model's batches")
     parser.set_defaults(func=run)
 
 
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     dataset, loaded = dataset_and_model(args)
     result = evaluate(loaded, dataset, split=args.split, batch_size=args.batch_size,
-                      class_mapping=args.class_map, fit=args.fit, progress=terminal_progress("evaluate"))
+                      class_mapping=args.class_map, fit=args.fit, progress=terminal_progress("evaluate"),
+                      precision=args.precision)
     if args.out:
         from cnnviz.render.datasets import confusion_matrix_figure, figure_png
 

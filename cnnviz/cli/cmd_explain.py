@@ -15,7 +15,7 @@ COLORMAP_NAMES = ("viridis", "inferno", "magma", "jet", "turbo", "hot")  # = cnn
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from cnnviz.cli.common import add_model_arguments
+    from cnnviz.cli.common import add_model_arguments, add_precision_argument
 
     parser = subparsers.add_parser(
         "explain", help="heatmap of what in an image made the model predict a class",
@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "perceptually uniform; jet as in many papers)")
     parser.add_argument("--opacity", type=float, default=0.5, help="opacity of the map, 0..1 (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_precision_argument(parser, "the batched model calls (occlusion, Score-CAM, SmoothGrad, VarGrad, "
+                                   "SquareGrad, Integrated Gradients)")
     parser.set_defaults(func=run)
 
 
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_model_from_args(args)
     progress = terminal_progress(method.title) if method.progress else None
     result = explain(loaded, image, method=method.name, class_index=args.class_index, layer=args.layer,
-                     fit=args.fit, progress=progress, **params)
+                     fit=args.fit, progress=progress, precision=args.precision, **params)
     original = image if args.original else None
     Path(args.out).write_bytes(png(heatmap_overlay(result, original, args.colormap, args.opacity)))
     heatmap = result.on_original() if args.original else result.heatmap
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "params": result.params, "seconds": round(result.seconds, 4),
         "raw_shape": list(result.raw.shape), "heatmap_shape": list(heatmap.shape),
         "peak": [int(peak[0]), int(peak[1])], "crop_box": list(result.box),
-        "out": args.out, "npy": args.npy,
+        "out": args.out, "npy": args.npy, "precision": result.precision,
     }
     if args.json:
         print_json(summary)

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from cnnviz.cli.common import add_model_arguments
+    from cnnviz.cli.common import add_model_arguments, add_precision_argument
 
     parser = subparsers.add_parser("maximize", help="optimise images that excite channels or classes")
     add_model_arguments(parser)
@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="maximize.png", help="PNG gallery to write (default maximize.png)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    add_precision_argument(parser, "the optimisation steps (the reported objectives are float32)")
     parser.set_defaults(func=run)
 
 
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         seed=args.seed,
         progress=terminal_progress("maximize"),
+        precision=args.precision,
     )
     captions = [
         label if result.target_kind == "class" else f"channel {t}"

@@ -139,3 +139,10 @@ def report_skipped(dataset: Any) -> None:
         print(f"skipped: {skipped.file}: {skipped.reason}", file=sys.stderr)
     for warning in dataset.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def add_precision_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--precision auto|float32|bfloat16`` (cnnviz.precision) for commands with batched model calls."""
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=None,
+                        help=f"precision of {what}: auto (default: mixed bfloat16 where a short "
+                             "measurement finds it faster), float32, or bfloat16")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.errors import ParameterError
-from cnnviz.graph import activations_and_logits, replay_function
+from cnnviz.graph import CallHook, OutputHook, replay_function, resolve_layer
 from cnnviz.models import LoadedModel
 from cnnviz.progress import ProgressCallback
 
@@ -42,6 +42,15 @@ class Request:
     layer: str | None  # full layer name, None for methods that work on the input
     params: Mapping[str, Any]  # the method's parameters, defaults filled in and checked
     progress: ProgressCallback | None = None
+    #: The model to call for batched, perturbed images (occluded, masked, noisy, path): the reduced
+    #: precision twin when cnnviz.precision chose one, else None (then ``loaded_model``).
+    reduced_model: LoadedModel | None = None
+    precision: Any = None  # the cnnviz.precision.PrecisionChoice behind reduced_model
+
+    @property
+    def batched_model(self) -> LoadedModel:
+        """The model batched perturbed images go through (clean scores stay on ``loaded_model``)."""
+        return self.reduced_model or self.loaded_model
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Maps:
     class_indices: np.ndarray  # (n,) resolved: never TOP_CLASS
     logits: np.ndarray  # (n, classes) of the unchanged images
     full: np.ndarray | None = None
+    precision: Any = None  # a cnnviz.precision.PrecisionChoice when the method chose otherwise
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,87 @@ def top_classes(logits: np.ndarray, class_indices: np.ndarray) -> np.ndarray:
     return np.where(class_indices < 0, np.argmax(logits, axis=1), class_indices).astype(np.int32)
 
 
-def _build_layer_pass(loaded_model: LoadedModel, layer: str, gradients: bool) -> Callable[..., Any]:
-    forward = activations_and_logits(loaded_model, [layer])
+# --- batch normalisation folded into the layer before it ------------------------------------------
+def _folding_hook(loaded_model: LoadedModel, keep: frozenset[str]) -> CallHook | None:
+    """The call hook that runs each Conv/Dense with the batch norm after it folded into its kernel and
+    bias, and that batch norm as the identity (None when the model has no such pair).
 
-    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC])
+    Exact in real arithmetic (a batch norm in inference is an affine map); float32 rounding differs a
+    little. It makes the compiled passes much cheaper on CPU (measured on MobileNetV2: forward 1.7x,
+    forward + backward 1.45x), because TensorFlow fuses neither the batch norm nor its gradient with
+    the convolution when the weights are variables. Pairs with a layer in ``keep`` (a target layer whose
+    own output is read) stay as they are. The folded weights are computed from the variables in each
+    call, so a model whose weights change stays right.
+    """
+    from cnnviz.graph import flat_graph
+    from cnnviz.methods.linear import affine
+    from cnnviz.methods.lrp import _folding_plan, folded
+
+    plan = {conv: bn for conv, bn in _folding_plan(loaded_model).items() if conv not in keep and bn not in keep}
+    if not plan:
+        return None
+    graph, folded_bns = flat_graph(loaded_model), set(plan.values())
+
+    @tf.autograph.experimental.do_not_convert  # plain Python on layers: nothing to convert
+    def fold(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name in plan:
+            kernel, bias = folded(operation, graph[plan[name]].layer)
+            dtype = args[0].dtype  # bfloat16 in a mixed-precision twin (cnnviz.precision)
+            bias = None if bias is None else tf.cast(bias, dtype)
+            return affine(operation, args[0], tf.cast(kernel, dtype), bias)
+        return args[0] if name in folded_bns else None
+
+    return fold
+
+
+def _chained(first: CallHook | None, second: CallHook | None) -> CallHook | None:
+    """A call hook trying ``first``, then ``second`` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    @tf.autograph.experimental.do_not_convert
+    def chained(name: str, operation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        replaced = first(name, operation, args, kwargs)
+        return second(name, operation, args, kwargs) if replaced is None else replaced
+
+    return chained
+
+
+def inference_function(loaded_model: LoadedModel, layers: Sequence[str] = (),
+                       output_hook: OutputHook | None = None,
+                       call_hook: CallHook | None = None) -> Callable[[tf.Tensor], tuple[list[tf.Tensor], tf.Tensor]]:
+    """f(preprocessed inputs) -> (activations of ``layers``, logits), uncompiled (trace it inside a
+    tf.function), with batch norms folded into their convolutions (:func:`_folding_hook`).
+
+    ``output_hook`` / ``call_hook`` as in :func:`cnnviz.graph.replay_function`; ``call_hook`` goes first.
+    """
+    names = [resolve_layer(loaded_model, name) for name in layers]
+    fold = _folding_hook(loaded_model, frozenset(names))
+    if fold is None and output_hook is None and call_hook is None and not names:
+        return lambda inputs: ([], loaded_model.model(inputs, training=False))
+    return replay_function(loaded_model, names, output_hook=output_hook, call_hook=_chained(call_hook, fold))
+
+
+def logits_function(loaded_model: LoadedModel) -> Callable[[tf.Tensor], tf.Tensor]:
+    """f(preprocessed inputs) -> logits with batch norms folded, uncompiled, built once per model."""
+    forward = loaded_model.cached(("methods.inference",), lambda: inference_function(loaded_model))
+    return lambda inputs: forward(inputs)[1]
+
+
+def _build_clean_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
+    logits_of = logits_function(loaded_model)
+
+    @tf.function(input_signature=[_pixel_spec(loaded_model)], autograph=False)
+    def clean_logits(pixels: tf.Tensor) -> tf.Tensor:
+        return logits_of(loaded_model.preprocess(pixels))
+
+    return clean_logits
+
+
+def _build_layer_pass(loaded_model: LoadedModel, layer: str, gradients: bool) -> Callable[..., Any]:
+    forward = inference_function(loaded_model, [layer])
+
+    @tf.function(input_signature=[_pixel_spec(loaded_model), _CLASS_SPEC], autograph=False)
     def layer_pass(pixels: tf.Tensor, class_indices: tf.Tensor) -> tuple[tf.Tensor, ...]:
         with tf.GradientTape() as tape:
             (activations,), logits = forward(loaded_model.preprocess(pixels))
@@ -194,11 +281,10 @@ def _deconvnet_call(name: str, operation: Any, args: tuple[Any, ...], kwargs: di
 
 def _build_input_gradient(loaded_model: LoadedModel, backward: str, model_space: bool) -> Callable[..., Any]:
     if backward == "plain":
-        def logits_of(inputs: tf.Tensor) -> tf.Tensor:
-            return loaded_model.model(inputs, training=False)
+        logits_of = logits_function(loaded_model)
     else:
-        forward = (replay_function(loaded_model, [], output_hook=_guided_hook) if backward == "guided"
-                   else replay_function(loaded_model, [], call_hook=_deconvnet_call))
+        forward = (inference_function(loaded_model, output_hook=_guided_hook) if backward == "guided"
+                   else inference_function(loaded_model, call_hook=_deconvnet_call))
 
         def logits_of(inputs: tf.Tensor) -> tf.Tensor:
             return forward(inputs)[1]
@@ -255,8 +341,10 @@ def weighted_maps(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def clean_pass(request: Request) -> tuple[np.ndarray, np.ndarray]:
     """Logits of the request's unchanged images and their resolved classes (one compiled pass)."""
-    with request.loaded_model.lock:
-        logits = request.loaded_model.logits(request.pixels).numpy()
+    loaded_model = request.loaded_model
+    function = loaded_model.cached(("methods.clean_logits",), lambda: _build_clean_logits(loaded_model))
+    with loaded_model.lock:
+        logits = function(tf.constant(request.pixels, tf.float32)).numpy()
     return logits, top_classes(logits, request.class_indices)
 
 

@@ -91,7 +91,7 @@ def attributions(request: Request, classes: np.ndarray) -> np.ndarray:
         mean_gradient = np.zeros(image.shape, np.float32)
         for part in batches(steps + 1, batch_size):
             path = start[None] + alphas[part, None, None, None] * (image - start)[None]
-            gradients, _ = input_gradients(request.loaded_model, path,
+            gradients, _ = input_gradients(request.batched_model, path,
                                            np.full(len(path), classes[index], np.int32))
             mean_gradient += np.tensordot(trapezoid[part], gradients, axes=1)
             report(request.progress, index * (steps + 1) + part.stop, total, image=index + 1)

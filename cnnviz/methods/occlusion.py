@@ -9,6 +9,7 @@ Fergus plot it), so a single decisive patch keeps its peak instead of being aver
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.errors import ParameterError
-from cnnviz.incremental import occlusion_logits
+from cnnviz.incremental import occlusion_logits, worth_it
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
     Maps,
@@ -26,9 +27,11 @@ from cnnviz.methods.core import (
     batches,
     check_choice,
     check_positive_int,
+    logits_function,
     top_classes,
 )
 from cnnviz.models import LoadedModel
+from cnnviz.precision import CALIBRATION_BATCH, FLOAT32, PrecisionChoice, incremental_or_reduced
 from cnnviz.progress import report
 
 #: "model_zero": the pixels the model's preprocessing maps to 0 (Xplique's occlusion_value=0 and
@@ -86,6 +89,7 @@ def fill_image(pixels: np.ndarray, fill: str, patch: int, loaded_model: LoadedMo
 
 def _build_occluded_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
     height, width = loaded_model.input_size
+    logits_of = logits_function(loaded_model)
     image_spec = tf.TensorSpec([height, width, 3], tf.uint8)
 
     @tf.function(input_signature=[image_spec, image_spec, tf.TensorSpec([None, 2], tf.int32),
@@ -97,7 +101,7 @@ def _build_occluded_logits(loaded_model: LoadedModel) -> Callable[..., Any]:
         top, left = corners[:, 0, None, None], corners[:, 1, None, None]
         inside = (rows >= top) & (rows < top + patch) & (columns >= left) & (columns < left + patch)
         images = tf.where(inside[..., None], fill[None], pixels[None])  # uint8, as cheap as it gets
-        return loaded_model.model(loaded_model.preprocess(tf.cast(images, tf.float32)), training=False)
+        return logits_of(loaded_model.preprocess(tf.cast(images, tf.float32)))
 
     return occluded_logits
 
@@ -110,20 +114,27 @@ def occlusion(request: Request) -> Maps:
     grid = np.stack(np.meshgrid(tops, lefts, indexing="ij"), axis=-1).reshape(-1, 2)
     # The first "patch" lies outside the image: the unchanged image rides along in the first batch.
     corners = np.concatenate([np.array([[height, width]], np.int32), grid]).astype(np.int32)
-    function = loaded_model.cached(("methods.occlusion",), lambda: _build_occluded_logits(loaded_model))
     total = len(request.pixels) * len(corners)
     raw, full, clean, classes = [], [], [], []
+    choice = None
     report(request.progress, 0, total)
     for index, pixels in enumerate(request.pixels):
         image = tf.constant(pixels, tf.uint8)
         fill = tf.constant(fill_image(pixels, params["fill"], patch, loaded_model))
+        # the drops compare occluded and clean scores of this one model and pass
+        batched, mode, choice = _route(request, image, fill, corners, patch)
+        function = _full_pass(batched)
         logits = np.empty((len(corners), loaded_model.num_classes), np.float32)
         for part in batches(len(corners), params["batch_size"]):
             with loaded_model.lock:
-                logits[part] = occlusion_logits(loaded_model, function, image, fill, corners[part], patch,
-                                                params.get("incremental", "auto"))
+                logits[part] = occlusion_logits(batched, function, image, fill, corners[part], patch, mode)
             report(request.progress, index * len(corners) + part.stop, total, image=index + 1)
-        class_index = int(top_classes(logits[:1], request.class_indices[index:index + 1])[0])
+        if batched is not loaded_model:  # the class and its reported score come from float32
+            with loaded_model.lock:
+                clean.append(loaded_model.logits(pixels[None]).numpy()[0])
+        else:
+            clean.append(logits[0])
+        class_index = int(top_classes(clean[-1][None], request.class_indices[index:index + 1])[0])
         scores = (loaded_model.probabilities_from_logits(logits) if params["score"] == "probability"
                   else logits)[:, class_index]
         drops = (scores[0] - scores[1:]).reshape(len(tops), len(lefts))
@@ -131,9 +142,36 @@ def occlusion(request: Request) -> Maps:
         full.append(at_patch_centres(drops, tops, lefts, patch, (height, width))
                     if params["aggregate"] == "centres"
                     else over_patches(drops, tops, lefts, patch, (height, width), params["aggregate"]))
-        clean.append(logits[0])
         classes.append(class_index)
-    return Maps(np.stack(raw), np.array(classes, np.int32), np.stack(clean), np.stack(full))
+    return Maps(np.stack(raw), np.array(classes, np.int32), np.stack(clean), np.stack(full), choice)
+
+
+def _full_pass(loaded_model: LoadedModel) -> Callable[..., Any]:
+    return loaded_model.cached(("methods.occlusion",), lambda: _build_occluded_logits(loaded_model))
+
+
+def _route(request: Request, image: tf.Tensor, fill: tf.Tensor, corners: np.ndarray,
+           patch: int) -> tuple[LoadedModel, str, PrecisionChoice | None]:
+    """(model, incremental mode, precision choice if it differs from the request's) of one image.
+
+    Incremental inference computes the layers' float32 operations, so it runs on the float32
+    model; the reduced twin runs the full pass. When both pay ("auto"), one measured batch decides,
+    once per model and patch size: VGG16's full pass in bfloat16 beats its incremental one, ResNet50's
+    incremental pass beats its bfloat16 one (docs/benchmarks.md)."""
+    loaded_model, reduced, mode = request.loaded_model, request.batched_model, request.params.get("incremental", "auto")
+    if reduced is loaded_model or mode == "off" or (request.precision and request.precision.asked == "bfloat16"):
+        return reduced, "off" if reduced is not loaded_model else mode, None
+    if mode == "on":
+        return loaded_model, "on", dataclasses.replace(request.precision or FLOAT32, policy="float32",
+                                                       reason="incremental inference runs in float32")
+    if not worth_it(loaded_model, image.numpy(), (patch, patch)):
+        return reduced, "off", None
+    sample = corners[1:1 + CALIBRATION_BATCH]
+    choice = incremental_or_reduced(
+        loaded_model, ("occlusion", patch),
+        lambda: occlusion_logits(loaded_model, _full_pass(loaded_model), image, fill, sample, patch, "on"),
+        lambda: occlusion_logits(reduced, _full_pass(reduced), image, fill, sample, patch, "off"))
+    return (reduced, "off", choice) if choice.reduced else (loaded_model, "on", choice)
 
 
 def at_patch_centres(grid: np.ndarray, tops: np.ndarray, lefts: np.ndarray, patch: int,

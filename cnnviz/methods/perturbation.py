@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from cnnviz.methods.core import batches, check_choice, check_positive_int
+from cnnviz.methods.core import batches, check_choice, check_positive_int, logits_function
 from cnnviz.models import LoadedModel
 from cnnviz.progress import ProgressCallback, report
 
@@ -26,6 +26,7 @@ SPACES = ("input", "pixels")
 
 def _build_masked_scores(loaded_model: LoadedModel, space: str, resize: str) -> Callable[..., Any]:
     height, width = loaded_model.input_size
+    logits_of = logits_function(loaded_model)
     image_spec = tf.TensorSpec([height, width, 3], tf.float32)
 
     @tf.function(input_signature=[image_spec, image_spec, tf.TensorSpec([None, None, None], tf.float32),
@@ -37,7 +38,7 @@ def _build_masked_scores(loaded_model: LoadedModel, space: str, resize: str) -> 
             inputs = loaded_model.preprocess(pixels[None]) * masks
         else:
             inputs = loaded_model.preprocess(fill[None] + masks * (pixels - fill)[None])
-        logits = loaded_model.model(inputs, training=False)
+        logits = logits_of(inputs)
         return loaded_model.probabilities_from_logits(logits)[:, class_index], logits[:, class_index]
 
     return masked_scores

@@ -26,6 +26,7 @@ from cnnviz.methods.core import (
     batches,
     check_positive_int,
     layer_pass,
+    logits_function,
     weighted_maps,
 )
 from cnnviz.models import LoadedModel
@@ -39,6 +40,7 @@ FLAT_CHANNEL = 1e-6
 
 def _build_masked_probabilities(loaded_model: LoadedModel) -> Callable[..., Any]:
     height, width = loaded_model.input_size
+    logits_of = logits_function(loaded_model)
 
     @tf.function(input_signature=[tf.TensorSpec([height, width, 3], tf.float32),
                                   tf.TensorSpec([None, None, None], tf.float32),
@@ -49,7 +51,7 @@ def _build_masked_probabilities(loaded_model: LoadedModel) -> Callable[..., Any]
         high = tf.reduce_max(upsampled, axis=(0, 1))
         masks = tf.transpose((upsampled - low) / (high - low + EPSILON), [2, 0, 1])[..., None]
         inputs = loaded_model.preprocess(pixels[None]) * masks  # H o X on the network's input
-        logits = loaded_model.model(inputs, training=False)
+        logits = logits_of(inputs)
         return loaded_model.probabilities_from_logits(logits)[:, class_index]
 
     return masked_probabilities
@@ -68,7 +70,8 @@ def _channels(activations: np.ndarray, top_k: int | None) -> tuple[np.ndarray, n
 def scorecam(request: Request) -> Maps:
     loaded_model, params = request.loaded_model, request.params
     result = layer_pass(request, gradients=False)
-    function = loaded_model.cached(("methods.scorecam",), lambda: _build_masked_probabilities(loaded_model))
+    batched = request.batched_model  # masked images only: the activations and the class stay float32
+    function = batched.cached(("methods.scorecam",), lambda: _build_masked_probabilities(batched))
     chosen = [_channels(maps, params["top_k"]) for maps in result.activations]
     total, done = sum(len(varied) + bool(len(flat)) for varied, flat in chosen), 0
     weights = np.zeros((len(request.pixels), result.activations.shape[-1]), np.float32)

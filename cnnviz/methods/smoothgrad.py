@@ -50,7 +50,7 @@ def noisy_gradient_moments(request: Request, classes: np.ndarray) -> tuple[np.nd
         for part in batches(samples, batch_size):
             count = part.stop - part.start
             noise = rng.normal(0.0, sigma, (count, *pixels.shape)).astype(np.float32)
-            gradients, _ = input_gradients(request.loaded_model, pixels[None].astype(np.float32) + noise,
+            gradients, _ = input_gradients(request.batched_model, pixels[None].astype(np.float32) + noise,
                                            np.full(count, classes[index], np.int32))
             means[index] += gradients.sum(axis=0) / samples
             squares[index] += (gradients ** 2).sum(axis=0) / samples

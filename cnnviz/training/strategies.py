@@ -45,6 +45,9 @@ JIT_COMPILE = False
 # used at validation and test time catch up, far more than a small run has (its validation then stays at
 # chance while the training loss falls); 0.9 catches up within about 50.
 SCRATCH_BN_MOMENTUM = 0.9
+SCRATCH_WARMUP = 0.1  # share of the steps spent warming up to the learning rate
+SCRATCH_START = 0.1  # the warm-up starts at this share of the learning rate
+SCRATCH_END = 0.01  # the cosine ends at this share of it
 FEATURE_EPSILON = 1e-6  # added to the features' standard deviation (constant channels)
 
 
@@ -109,7 +112,7 @@ class Outcome:
     unfrozen: tuple[str, ...] = ()
 
 
-def _compile(model: keras.Model, learning_rate: float) -> None:
+def _compile(model: keras.Model, learning_rate: Any) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=JIT_COMPILE)
@@ -159,11 +162,21 @@ def train_scratch(job: Job) -> Outcome:
     for layer in heads.backbone_of(model).layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = SCRATCH_BN_MOMENTUM
-    return _train_images(job, model, phase="scratch")
+    return _train_images(job, model, phase="scratch", learning_rate=scratch_schedule(job))
 
 
-def _train_images(job: Job, model: keras.Model, *, phase: str) -> Outcome:
-    _compile(model, job.settings.learning_rate)
+def scratch_schedule(job: Job) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Warm-up then cosine decay over the whole run (Goyal et al. 2017; Loshchilov and Hutter 2017)."""
+    settings = job.settings
+    total = max(2, settings.epochs * job.steps)
+    warmup = max(1, round(SCRATCH_WARMUP * total))
+    return keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate * SCRATCH_START, decay_steps=total - warmup, alpha=SCRATCH_END,
+        warmup_target=settings.learning_rate, warmup_steps=warmup)
+
+
+def _train_images(job: Job, model: keras.Model, *, phase: str, learning_rate: Any = None) -> Outcome:
+    _compile(model, job.settings.learning_rate if learning_rate is None else learning_rate)
     train, val = _image_data(job)
     best = BestWeights(job.settings.patience, model)
     cancelled = _fit(job, model, train, val, job.settings.epochs, best, phase=phase,

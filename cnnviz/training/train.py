@@ -168,7 +168,8 @@ def train(backbone: BackboneSource | Backbone, dataset: Any, strategy: str = "he
     chosen = backbone if isinstance(backbone, Backbone) else resolve_backbone(backbone, weights=weights, cut=cut)
     if finetune_above is not None and strategy == "finetune":
         heads.check_layer_name(chosen.source.model, finetune_above)  # now, not after the head phase
-    notes = list(chosen.warnings)
+    # "scratch" starts from random weights whatever the backbone's: its random-weights warnings say nothing
+    notes = [] if strategy == "scratch" else list(chosen.warnings)
     if strategy == "features" and settings.augmentation.enabled:
         notes.append("Augmentation is ignored by the 'features' strategy: its features are computed "
                      "once per image; choose 'head' to train with augmentation.")
