@@ -44,22 +44,36 @@ TEST_SEED = 12345
 
 MIN_IMAGE_SIZE = 32
 # Shape circumradius as a fraction of the image side, before the random stretch and shear.
-MIN_RADIUS_FRACTION = 0.11
-MAX_RADIUS_FRACTION = 0.23
+MIN_RADIUS_FRACTION = 0.09
+MAX_RADIUS_FRACTION = 0.29
 # The transformed shape reaches at most this fraction of the side from its centre (scaled down if needed).
-MAX_EXTENT_FRACTION = 0.27
+MAX_EXTENT_FRACTION = 0.33
 # The shape stays fully inside the image, this many pixels from the border at least.
 BORDER_MARGIN = 1
 MAX_SHIFTS = 3  # tries at moving a shape whose stroke crosses that margin back inside
 # Random affine distortion of each shape: area-preserving stretch along a random axis, then shear.
 MAX_STRETCH = 1.2
 MAX_SHEAR = 0.25
-# How a shape is drawn: a filled area, only its outline (every contour, holes included), or filled with
-# a border of another colour. Outline strokes are a fraction of the radius wide, never under
+# How a shape is drawn: a filled area, only its outline (every contour, holes included), filled with
+# a border of another colour, filled with a pattern (stripes, checks, dots; the background shows
+# between them; sometimes with a border), or as a broken outline (the outline with regular gaps). Outline strokes are a fraction of the radius wide, never under
 # MIN_STROKE_PIXELS (at 64 px, scaled with the image); a ring's band is always wider than a circle's
 # outline stroke, so an outlined circle never looks like a ring.
-STYLES = ("filled", "outlined", "bordered")
-STYLE_WEIGHTS = (0.5, 0.3, 0.2)
+STYLES = ("filled", "outlined", "bordered", "patterned", "broken")
+STYLE_WEIGHTS = (0.34, 0.2, 0.14, 0.18, 0.14)
+# Patterned fills: period of the stripes, checks or dot grid in pixels (at 64 px) and the share of
+# each period the paint covers; a border around the pattern on some shapes.
+PATTERNS = ("stripes", "crossed", "checks", "dots")
+PATTERN_PERIOD = (2.8, 6.0)
+PATTERN_DUTY = (0.3, 0.6)
+PATTERN_BORDER_PROBABILITY = 0.5
+# Broken outlines: this many gaps around the shape's centre, each this share of its period.
+BROKEN_GAPS = (5, 16)
+BROKEN_GAP_SHARE = (0.25, 0.5)
+# Some shapes are drawn without supersampling: hard, aliased edges like a plain rasteriser's.
+ALIASED_PROBABILITY = 0.3
+# A patterned or broken shape whose mask covers less than this share of the image is drawn whole.
+MIN_MASK_SHARE = 0.008
 STROKE_FRACTION = (0.1, 0.22)
 MIN_STROKE_PIXELS = 1.6
 # Outlined arrows, stars and crosses are sometimes drawn as line art instead: an arrow as a shaft and
@@ -72,9 +86,16 @@ COLOUR_TRIES = 32
 FILL_GRADIENT_PROBABILITY = 0.4
 FILL_GRADIENT_SPREAD = 60.0
 # Backgrounds: the procedural texture (gradient, blobs, grating), photo-like multi-scale noise with
-# straight edges, a plain colour (paper, screen) or a two-colour ramp.
-BACKGROUNDS = ("textured", "photo", "flat", "ramp")
-BACKGROUND_WEIGHTS = (0.35, 0.3, 0.15, 0.2)
+# straight edges, a plain colour (paper, screen), a two-colour ramp, a crop of a real photograph
+# (scikit-image's sample images, see PICTURES), or a mosaic (pebbles or bricks, busy with edges).
+BACKGROUNDS = ("textured", "photo", "flat", "ramp", "picture", "mosaic")
+BACKGROUND_WEIGHTS = (0.15, 0.15, 0.15, 0.1, 0.3, 0.15)
+# The photographs of scikit-image (bundled with it: no download) that "picture" backgrounds crop.
+# Held out on purpose: astronaut, coffee, chelsea (cat), rocket, brick, grass and gravel, which the
+# independent-style test (tests/test_shapes_independent.py) draws on.
+PICTURES = ("camera", "coins", "moon", "stereo_motorcycle", "immunohistochemistry", "hubble_deep_field",
+            "retina", "clock", "page", "text", "colorwheel", "cell", "microaneurysms", "horse")
+PICTURE_MIN_CROP = 48  # pixels of the photograph a crop covers at least (then resized to the image)
 # Background texture amplitudes (pixel values, 0..255 scale).
 GRADIENT_SPREAD = 45.0
 BLOB_AMPLITUDE = 25.0
@@ -234,16 +255,18 @@ def _coverage(
     centre: np.ndarray,
     stroke: float | None = None,
     holes: list[np.ndarray] | None = None,
+    supersample: int = SUPERSAMPLE,
 ) -> np.ndarray:
-    """Fraction of each pixel the polygons cover, (size, size) float32 in [0, 1] (anti-aliased).
+    """Fraction of each pixel the polygons cover, (size, size) float32 in [0, 1].
 
     Filled (minus ``holes``) when ``stroke`` is None, else drawn as lines ``stroke`` pixels wide.
+    Anti-aliased by drawing ``supersample`` times larger; ``supersample=1`` gives hard 0/1 edges.
     """
-    canvas = np.zeros((size * SUPERSAMPLE, size * SUPERSAMPLE), np.uint8)
+    canvas = np.zeros((size * supersample, size * supersample), np.uint8)
 
     def to_canvas(points: np.ndarray) -> np.ndarray:
         # pixel centres sit at integer + 0.5; keep 4 fractional bits for OpenCV's sub-pixel drawing
-        pixels = (points @ transform.T + centre) * SUPERSAMPLE - 0.5
+        pixels = (points @ transform.T + centre) * supersample - 0.5
         return np.round(pixels * 16).astype(np.int32)
 
     if stroke is None:
@@ -251,10 +274,10 @@ def _coverage(
         if holes:
             cv2.fillPoly(canvas, [to_canvas(p) for p in holes], 0, lineType=cv2.LINE_8, shift=4)
     else:
-        thickness = max(1, int(round(stroke * SUPERSAMPLE)))
+        thickness = max(1, int(round(stroke * supersample)))
         for points, closed in polygons:
             cv2.polylines(canvas, [to_canvas(points)], closed, 255, thickness, lineType=cv2.LINE_8, shift=4)
-    small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    small = canvas if supersample == 1 else cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32) / 255.0
 
 
@@ -341,12 +364,112 @@ def _ramp_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return start[:, None, None] + (end - start)[:, None, None] * weight[None]
 
 
+@lru_cache(maxsize=len(PICTURES))
+def _picture(name: str) -> np.ndarray:
+    """One of scikit-image's sample photographs as float32 (H, W, 3) (grey ones repeated)."""
+    import skimage.data  # imported here: only picture backgrounds need it (it takes a second)
+
+    image = getattr(skimage.data, name)()
+    image = image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: (left, right, disparity)
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3], dtype=np.float32)
+
+
+def _picture_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random crop of a real photograph, flipped or turned, tinted and its contrast changed."""
+    picture = _picture(PICTURES[int(rng.integers(len(PICTURES)))])
+    height, width = picture.shape[:2]
+    crop = int(rng.integers(min(PICTURE_MIN_CROP, height, width), min(height, width) + 1))
+    top, left = int(rng.integers(0, height - crop + 1)), int(rng.integers(0, width - crop + 1))
+    patch = cv2.resize(picture[top:top + crop, left:left + crop], (size, size), interpolation=cv2.INTER_AREA)
+    patch = np.rot90(patch, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
+    contrast = np.float32(rng.uniform(0.6, 1.2))
+    patch = (patch - patch.mean()) * contrast * tint + patch.mean() * tint + rng.uniform(-30, 30, 3)
+    return np.ascontiguousarray(np.moveaxis(patch.astype(np.float32), 2, 0))
+
+
+def _mosaic_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Pebbles (many small ellipses of nearby shades) or bricks (offset rows of rectangles in mortar)."""
+    canvas = np.full((size, size, 3), rng.uniform(40, 215, 3), np.float32)
+    base = rng.uniform(40, 215, 3)
+    scale = size / _SCALE_REFERENCE
+    if rng.random() < 0.6:  # pebbles
+        for _ in range(int(rng.integers(40, 140))):
+            centre = tuple(int(v) for v in rng.uniform(0, size, 2))
+            axes = tuple(max(1, int(v)) for v in rng.uniform(1.5, 6.0, 2) * scale)
+            shade = np.clip(base + rng.normal(0, 35, 3), 0, 255)
+            cv2.ellipse(canvas, centre, axes, rng.uniform(0, 180), 0, 360, tuple(float(v) for v in shade), -1,
+                        cv2.LINE_AA)
+    else:  # bricks, in a random orientation
+        height, length = rng.uniform(4, 10) * scale, rng.uniform(1.6, 3.0)
+        length *= height
+        mortar = max(1, int(round(rng.uniform(0.6, 1.6) * scale)))
+        big = int(size * 1.5)
+        wall = np.full((big, big, 3), np.clip(base + rng.normal(0, 40, 3), 0, 255), np.float32)
+        for row, top in enumerate(np.arange(0, big, height)):
+            offset = (row % 2) * length / 2
+            for left in np.arange(-length, big, length) + offset:
+                shade = tuple(float(v) for v in np.clip(base + rng.normal(0, 25, 3), 0, 255))
+                cv2.rectangle(wall, (int(left) + mortar, int(top) + mortar),
+                              (int(left + length) - mortar, int(top + height) - mortar), shade, -1)
+        turn = cv2.getRotationMatrix2D((big / 2, big / 2), rng.uniform(0, 180), 1.0)
+        turn[:, 2] -= (big - size) / 2
+        canvas = cv2.warpAffine(wall, turn, (size, size), flags=cv2.INTER_LINEAR)
+    canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.3, 1.0))
+    return np.ascontiguousarray(np.moveaxis(canvas, 2, 0))
+
+
 _BACKGROUNDS = {
     "textured": _textured_background,
     "photo": _photo_background,
     "flat": _flat_background,
     "ramp": _ramp_background,
+    "picture": _picture_background,
+    "mosaic": _mosaic_background,
 }
+
+
+def _pattern(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Coverage (size, size) float32 of a repeating pattern: stripes, crossed stripes, checks or dots."""
+    scale = size / _SCALE_REFERENCE
+    period = np.float32(rng.uniform(*PATTERN_PERIOD) * scale)
+    duty = np.float32(rng.uniform(*PATTERN_DUTY))
+    angle = rng.uniform(0, np.pi)
+    pixels = np.arange(size, dtype=np.float32) + np.float32(0.5)
+    along = np.add.outer(np.float32(np.sin(angle)) * pixels, np.float32(np.cos(angle)) * pixels) / period
+    across = np.add.outer(np.float32(np.cos(angle)) * pixels, -np.float32(np.sin(angle)) * pixels) / period
+
+    def band(phase: np.ndarray) -> np.ndarray:  # 1 on the first ``duty`` of each period, soft 1-px edges
+        distance = np.abs(phase - np.floor(phase) - duty / 2) - duty / 2
+        return np.clip(0.5 - distance * period, 0, 1)
+
+    kind = PATTERNS[int(rng.integers(len(PATTERNS)))]
+    if kind == "stripes":
+        return band(along)
+    if kind == "crossed":
+        return np.maximum(band(along), band(across))
+    if kind == "checks":
+        cells = (np.floor(along) + np.floor(across)) % 2
+        return cells.astype(np.float32)
+    distance = np.hypot(along - np.round(along), across - np.round(across)) * period  # dots on a grid
+    return np.clip(duty * period / 2 + 0.5 - distance, 0, 1).astype(np.float32)
+
+
+def _gaps(rng: np.random.Generator, size: int, centre: np.ndarray) -> np.ndarray:
+    """Coverage (size, size) float32 that is 0 on regular sectors around ``centre``: breaks an outline."""
+    count = int(rng.integers(BROKEN_GAPS[0], BROKEN_GAPS[1] + 1))
+    share = rng.uniform(*BROKEN_GAP_SHARE)
+    pixels = np.arange(size, dtype=np.float32) + np.float32(0.5)
+    angle = np.arctan2(pixels[:, None] - centre[1], pixels[None, :] - centre[0])
+    phase = (angle / (2 * np.pi) * count + rng.uniform(0, 1)) % 1
+    return (phase >= share).astype(np.float32)
 
 
 def _shape_colour(rng: np.random.Generator, under: np.ndarray) -> np.ndarray:
@@ -435,8 +558,8 @@ def generate_sample(
     """One image holding one shape (class ``class_index``, random if None) and its ground-truth mask.
 
     ``rng`` is a NumPy Generator (advanced in place) or an int seed; the same seed gives the same sample.
-    ``varied=True`` draws the many styles (``style`` is one of STYLES: filled, outlined, bordered;
-    random if None); ``varied=False`` the first generator's single look (filled, fixed proportions,
+    ``varied=True`` draws the many styles (``style`` is one of STYLES: filled, outlined, bordered,
+    patterned, broken; random if None); ``varied=False`` the first generator's single look (filled, fixed proportions,
     rotated only, textured background), an easy task for small models; ``style`` must then be None.
     """
     _check_size(size)
@@ -472,16 +595,30 @@ def generate_sample(
     stroke = max(rng.uniform(*STROKE_FRACTION) * radius, MIN_STROKE_PIXELS * size / _SCALE_REFERENCE)
     filled = [(points, True) for points in outline.filled]
     contours = filled + [(points, True) for points in outline.holes]  # every edge, for outlines and borders
-    if style == "outlined":
+    outline_only = style in ("outlined", "broken")
+    if outline_only:
         line_art = outline.strokes and rng.random() < LINE_ART_PROBABILITY
         contours = outline.strokes if line_art else contours
         if line_art and name == "cross":  # a cross of two strokes is as wide as a filled cross's arms
             stroke = max(stroke, 2 * radius * rng.uniform(0.12, 0.3))
+    has_border = style in ("outlined", "bordered", "broken") or (
+        style == "patterned" and rng.random() < PATTERN_BORDER_PROBABILITY
+    )
+    pattern = _pattern(rng, size) if style == "patterned" else None
+    gap_seed = int(rng.integers(2**31)) if style == "broken" else None
+    supersample = 1 if rng.random() < ALIASED_PROBABILITY else SUPERSAMPLE
 
     def draw(at: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(fill, border) coverages of the shape centred ``at``; None where the style has none."""
-        fill = None if style == "outlined" else _coverage(size, filled, transform, at, holes=outline.holes)
-        border = _coverage(size, contours, transform, at, stroke=stroke) if style != "filled" else None
+        fill = None
+        if not outline_only:
+            fill = _coverage(size, filled, transform, at, holes=outline.holes, supersample=supersample)
+            fill = fill if pattern is None else fill * pattern
+        border = None
+        if has_border:
+            border = _coverage(size, contours, transform, at, stroke=stroke, supersample=supersample)
+            if gap_seed is not None:
+                border = border * _gaps(np.random.default_rng(gap_seed), size, at)
         return fill, border
 
     fill, border = draw(centre)
@@ -492,6 +629,10 @@ def generate_sample(
         centre = centre + shift
         fill, border = draw(centre)
     mask = _shape_mask(fill, border)
+    if mask.sum() < MIN_MASK_SHARE * size * size and (pattern is not None or gap_seed is not None):
+        pattern, gap_seed = None, None  # dots or gaps left too little of a small shape: draw it whole
+        fill, border = draw(centre)
+        mask = _shape_mask(fill, border)
 
     background_kind = BACKGROUNDS[int(rng.choice(len(BACKGROUNDS), p=BACKGROUND_WEIGHTS))]
     planes = _BACKGROUNDS[background_kind](rng, size)
