@@ -44,7 +44,7 @@ TEST_SEED = 12345
 
 MIN_IMAGE_SIZE = 32
 # Shape circumradius as a fraction of the image side, before the random stretch and shear.
-MIN_RADIUS_FRACTION = 0.09
+MIN_RADIUS_FRACTION = 0.11
 MAX_RADIUS_FRACTION = 0.29
 # The transformed shape reaches at most this fraction of the side from its centre (scaled down if needed).
 MAX_EXTENT_FRACTION = 0.33
@@ -168,12 +168,24 @@ def _cross(radius: float, width: float) -> np.ndarray:
     )
 
 
-def _heart(radius: float) -> np.ndarray:
+def _plain_heart(radius: float) -> np.ndarray:
+    """The first generator's heart: the classic curve with its usual coefficients."""
     t = np.linspace(0, 2 * np.pi, _CIRCLE_POINTS, endpoint=False)
     x = 16 * np.sin(t) ** 3
     y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
     points = np.stack([x, y + 2.5], axis=1)  # centre the curve's bounding box vertically
     return points * (radius / 16.5)
+
+
+def _heart(radius: float, lobes: float = 5.0, cleft: float = 2.0, width: float = 1.0) -> np.ndarray:
+    """The classic heart curve; ``lobes`` (about 3..7) rounds and raises the lobes, ``cleft`` (about
+    1..3) deepens the notch between them, ``width`` stretches it sideways (the plain look: 5, 2, 1)."""
+    t = np.linspace(0, 2 * np.pi, _CIRCLE_POINTS, endpoint=False)
+    x = 16 * width * np.sin(t) ** 3
+    y = -(13 * np.cos(t) - lobes * np.cos(2 * t) - cleft * np.cos(3 * t) - np.cos(4 * t))
+    points = np.stack([x, y], axis=1)
+    points -= (points.max(axis=0) + points.min(axis=0)) / 2  # centre the bounding box
+    return points * (radius / (np.abs(points).max() + 0.5))
 
 
 def _arrow(radius: float, shaft: float, head: float, neck: float) -> np.ndarray:
@@ -210,7 +222,8 @@ def _shape_outline(name: str, radius: float, rng: np.random.Generator) -> _Outli
             [_regular_polygon(_CIRCLE_POINTS, radius)], [_regular_polygon(_CIRCLE_POINTS, radius * hole)], []
         )
     if name == "heart":
-        return _Outline([_heart(radius)], [], [])
+        lobes, cleft, width = rng.uniform(3.0, 7.0), rng.uniform(1.0, 3.2), rng.uniform(0.85, 1.2)
+        return _Outline([_heart(radius, lobes, cleft, width)], [], [])
     if name == "arrow":
         shaft, head, neck = rng.uniform(0.1, 0.3), rng.uniform(0.45, 0.75), rng.uniform(-0.15, 0.25)
         tip = np.array([radius, 0.0])
@@ -233,6 +246,8 @@ def _plain_outline(name: str, radius: float) -> _Outline:
         return _Outline([_regular_polygon(_CIRCLE_POINTS, radius)], [hole], [])
     if name == "arrow":
         return _Outline([_arrow(radius, *_PLAIN_PROPORTIONS["arrow"])], [], [])
+    if name == "heart":
+        return _Outline([_plain_heart(radius)], [], [])
     return _shape_outline(name, radius, np.random.default_rng(0))  # the others draw no random numbers
 
 
