@@ -6,11 +6,11 @@ regular_polygon and polygon, OpenCV's line, arrowedLine and circle, a heart buil
 a square, hatched fills, dashed outlines, aliased (not anti-aliased) edges, scikit-image's sample
 photos and plain paper as backgrounds, other sizes and positions.
 
-Not met yet: the bundled model was trained on the generator's first, single style and scores 31.5 %
-here (100 % on its own images); the generator now has the varied styles (varied=True) and
-`python -m cnnviz.demo.train` trains on them, but the retrained model is not bundled yet (see
-cnnviz/demo/train.py). The test is a strict expected failure until then: once the retrained weights
-pass it, remove the mark.
+The bundled model was first trained on the generator's single plain style: 100 % on its own images,
+31.5 % here. Retrained on the varied styles (issue 19 part 3, cnnviz/demo/train.py) it scores 90.0 %
+here (95.5 % on the generator's varied test set, 100 % on the plain look): a floor at 88 % guards
+that. The issue's target, 95 %, is not met yet; it is a strict expected failure below, so that it
+fails (and the mark must go) once a model reaches it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from cnnviz.demo.shapes import SHAPE_CLASSES
 SIZE = 64  # the demo model's input
 HIRES = 4  # anti-aliased images are drawn this many times larger, then resized down
 PER_CLASS = 50
-MIN_ACCURACY = 0.95
+MIN_ACCURACY = 0.95  # issue 19's target
+MIN_ACCURACY_NOW = 0.88  # the bundled model's floor (measured 0.900)
+MIN_CLASS_ACCURACY_NOW = 0.75
 SEED = 20261201
 # Shape radius in pixels at SIZE (the generator's circumradius is 7 to 15 px before its distortions).
 RADIUS_RANGE = (8.0, 18.0)
@@ -248,13 +250,25 @@ def drawn() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return independent_set()
 
 
-@pytest.mark.xfail(strict=True, reason="the bundled demo model predates the varied generator: 31.5 % "
-                   "here (issue 19 part 3: retrain with python -m cnnviz.demo.train, then remove this mark)")
-def test_demo_model_recognises_shapes_drawn_by_other_code(drawn: tuple[np.ndarray, ...]) -> None:
-    images, labels, _ = drawn
+def _accuracy(images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, float]]:
     logits = load_demo_model().predict(images.astype(np.float32), batch_size=200, verbose=0)
     predicted = np.argmax(logits, axis=1)
     per_class = {name: float(np.mean(predicted[labels == k] == k)) for k, name in enumerate(SHAPE_CLASSES)}
     accuracy = float(np.mean(predicted == labels))
     print(f"independent drawings: {accuracy:.3f} of {len(labels)}; per class {per_class}")
+    return accuracy, per_class
+
+
+def test_demo_model_recognises_most_shapes_drawn_by_other_code(drawn: tuple[np.ndarray, ...]) -> None:
+    images, labels, _ = drawn
+    accuracy, per_class = _accuracy(images, labels)
+    assert accuracy >= MIN_ACCURACY_NOW, per_class  # measured 0.900
+    assert min(per_class.values()) >= MIN_CLASS_ACCURACY_NOW, per_class  # measured 0.84 (triangle)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 19 part 3's target: 95 % on independent drawings; the "
+                   "bundled model scores 90.0 % (a wider model or a closer generator is the next step)")
+def test_demo_model_recognises_shapes_drawn_by_other_code(drawn: tuple[np.ndarray, ...]) -> None:
+    images, labels, _ = drawn
+    accuracy, per_class = _accuracy(images, labels)
     assert accuracy >= MIN_ACCURACY, per_class

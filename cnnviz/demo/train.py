@@ -13,23 +13,22 @@ head does not care where evidence sits); with the term, the model's evidence sit
 is what the heatmap tests need to check CAM, Grad-CAM, occlusion and Score-CAM implementations. The
 saved model is the plain GAP + Dense CNN of demo_model; the term only changes its trained weights.
 
-What changed and why (issue 19): the bundled model was trained on the generator's first look, every
-shape drawn one way (filled, one set of proportions, textured background). It scores 100 % on those
-images and 31.5 % on shapes drawn by other code (tests/test_shapes_independent.py: Pillow and OpenCV
-primitives, hatched fills, dashed outlines, photo and paper backgrounds); it calls a Pillow-drawn
-flat circle a triangle and a thin rotated cross an arrow. The script now trains on the varied styles
-(generate_dataset(..., varied=True): filled, outlined, bordered, line art; thin and thick strokes;
-random proportions; rotated, stretched, sheared; several sizes; textured, photo-like, plain and ramp
-backgrounds; clutter), which is harder, so the defaults are 14 x 9600 fresh images instead of 8 x 6400.
-The architecture, its layer names and the localisation term are unchanged.
+What changed and why (issue 19): the first bundled model was trained on the generator's first look,
+every shape drawn one way (filled, one set of proportions, textured background). It scored 100 % on
+those images and 31.5 % on shapes drawn by other code (tests/test_shapes_independent.py: Pillow and
+OpenCV primitives, hatched fills, dashed outlines, photographs and paper as backgrounds); it called a
+Pillow-drawn flat circle a triangle and a thin rotated cross an arrow. The script now trains on the
+varied styles (generate_dataset(..., varied=True): filled, outlined, bordered, patterned and broken
+outlines, line art; thin and thick strokes; random proportions; rotated, stretched, sheared; 11 % to
+29 % of the side; anti-aliased or hard edges; textured, photo-like, plain, ramp, photograph and mosaic
+backgrounds; clutter), which is much harder, so the defaults are 40 epochs of 9600 fresh images. The
+architecture, its layer names and the localisation term are unchanged.
 
-Not bundled yet. Runs on 2 cores shared with other jobs (load 10-20): from scratch with the
-defaults, 99.5 % validation accuracy at epoch 12 of 14 after 46 minutes, stopped by a timeout before
-it saved; fine-tuned from the bundled weights (``--init models_cache/shapes_demo.weights.h5 --epochs 5
---samples 6400 --learning-rate 1e-3``, 18 minutes), 92.9 % on the varied test set and CAM pointing
-0.898, short of the tests' floors (97 %, 0.90). Next step: a full default run on a quiet machine,
-then bundle it, set shapes.VARIED_BY_DEFAULT = True and lift the expected failure of the independent
-test. Weights are now saved after every epoch and ``--init`` fine-tunes from a weights file.
+The bundled weights are this script's defaults (seeded; 1502 s on the 2-core machine shared with
+other jobs): 94.9 % validation and 95.5 % test accuracy on the varied styles (CAM pointing 0.892),
+100 % on the plain look (pointing 0.972), 90.0 % on the independent drawings (issue 19's target is
+95 %: not met; the training accuracy, 95 %, says this small network underfits the varied styles).
+``--remeasure`` measures a weights file again and rewrites its metadata's figures.
 """
 
 from __future__ import annotations
@@ -108,6 +107,25 @@ class TrainingReport:
     python_version: str
     learning_rate: float = LEARNING_RATE
     initial_weights: str | None = None  # "name sha256:prefix" of the weights training started from
+    # the same two figures on the generator's plain look (varied=False: generated datasets, the tests)
+    plain_test_accuracy: float | None = None
+    plain_cam_pointing_rate: float | None = None
+
+
+def measure(model: keras.Model, test_samples: int = TEST_SAMPLES) -> dict[str, float | int]:
+    """Test accuracy and CAM pointing rate on TEST_SEED images (never trained on), in the varied
+    styles and in the plain look; the figures TrainingReport records."""
+    figures: dict[str, float | int] = {"test_samples": test_samples}
+    pointing_samples = min(POINTING_SAMPLES, test_samples)
+    figures["pointing_samples"] = pointing_samples
+    for prefix, varied in (("", True), ("plain_", False)):
+        images, labels, masks = generate_dataset(test_samples, TEST_SEED, varied=varied)
+        figures[f"{prefix}test_accuracy"] = round(accuracy(model, images, labels), 4)
+        maps = class_activation_maps(model, images[:pointing_samples])
+        figures[f"{prefix}cam_pointing_rate"] = round(
+            float(np.mean(pointing_game_hits(maps, masks[:pointing_samples]))), 4
+        )
+    return figures
 
 
 def metadata_path_for(weights_path: Path) -> Path:
@@ -246,11 +264,7 @@ def train_demo(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
-    test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED, varied=True)
-    test_accuracy = accuracy(model, test_images, test_labels)
-    pointing_samples = min(POINTING_SAMPLES, test_samples)
-    maps = class_activation_maps(model, test_images[:pointing_samples])
-    pointing_rate = float(np.mean(pointing_game_hits(maps, test_masks[:pointing_samples])))
+    figures = measure(model, test_samples)
     report = TrainingReport(
         class_names=SHAPE_CLASSES,
         image_size=DEMO_IMAGE_SIZE,
@@ -262,10 +276,7 @@ def train_demo(
         val_seed=VAL_SEED,
         test_seed=TEST_SEED,
         val_accuracy=round(val_accuracy, 4),
-        test_accuracy=round(test_accuracy, 4),
-        test_samples=test_samples,
-        cam_pointing_rate=round(pointing_rate, 4),
-        pointing_samples=pointing_samples,
+        **figures,
         training_seconds=round(training_seconds, 1),
         param_count=int(model.count_params()),
         weights_bytes=out.stat().st_size,
@@ -278,11 +289,27 @@ def train_demo(
     metadata_path = metadata_path_for(out)
     metadata_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     say(
-        f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {test_accuracy:.4f} "
-        f"(seed {TEST_SEED}), CAM pointing {pointing_rate:.3f}; wrote {out} ({report.weights_bytes:,} bytes) "
-        f"and {metadata_path}"
+        f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {report.test_accuracy:.4f} "
+        f"(seed {TEST_SEED}; plain look {report.plain_test_accuracy:.4f}), CAM pointing "
+        f"{report.cam_pointing_rate:.3f} (plain {report.plain_cam_pointing_rate:.3f}); wrote {out} "
+        f"({report.weights_bytes:,} bytes) and {metadata_path}"
     )
     return report
+
+
+def remeasure(weights: Path | str = DEMO_WEIGHTS_PATH, test_samples: int = TEST_SAMPLES) -> dict[str, Any]:
+    """Measure trained weights again (after the measures changed) and rewrite their metadata's
+    figures; the training fields stay as the run wrote them. Returns the new metadata."""
+    weights = Path(weights)
+    metadata_path = metadata_path_for(weights)
+    if not metadata_path.is_file():
+        raise ParameterError(f"{metadata_path} is missing: only weights written by a training run can be remeasured.")
+    model = build_demo_model()
+    model.load_weights(weights)
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata.update(measure(model, test_samples))
+    metadata_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return metadata
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,8 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"peak learning rate (default {LEARNING_RATE})",
     )
     parser.add_argument("--init", type=Path, default=None, help="fine-tune from this weights file")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="do not train: measure the weights at --out again and rewrite their metadata's figures")
     args = parser.parse_args(argv)
     try:
+        if args.remeasure:
+            print(json.dumps(remeasure(args.out), indent=2))
+            return 0
         train_demo(args.epochs, args.samples, args.out, learning_rate=args.learning_rate, init=args.init)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
