@@ -37,7 +37,7 @@ test: setup-dev chromium             ## the whole test suite (what CI runs)
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(addprefix --ignore=,$(TIMED_TESTS))
 	$(VENV)/bin/pytest $(TIMED_TESTS)
 
-train-demo: setup                    ## retrain the bundled demo model (about 5 minutes on 2 cores)
+train-demo: setup                    ## retrain the bundled demo model (about 25 minutes on 2 cores)
 	$(PY) -m cnnviz.demo.train
 
 bench: setup-dev                     ## speed and quality measurements (not part of the tests)

@@ -103,7 +103,7 @@ def transfer(per_class: int, epochs: int) -> None:
     dataset = open_dataset(folder)
     images, labels = held_out(100)
     settings = dict(epochs=epochs, batch_size=16, learning_rate=1e-2, patience=None)
-    print(f"transfer task: filled vs outlined, {per_class} per class (OpenCV), held-out 200 (Pillow), "
+    print(f"transfer task: round vs angular (filled or outlined), {per_class} per class (OpenCV), held-out 200 (Pillow), "
           f"{epochs} epochs, batch 16, lr 0.01")
     for label, kwargs in (("head, pretrained demo backbone", dict(strategy="head")),
                           ("head, same architecture, random weights", dict(strategy="head", weights=None)),

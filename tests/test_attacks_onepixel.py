@@ -19,8 +19,9 @@ from cnnviz.demo.shapes import TEST_SEED, generate_sample
 
 # A test image the demo model classifies correctly and a 1-pixel attack fools after a few
 # generations: found by scanning generate_sample(TEST_SEED + i), i = 0, 1, ..., with the budget
-# below (attack seed 0: fooled at generation 2, 301 queries). Re-pin if the demo model is retrained.
-VULNERABLE_SAMPLE = TEST_SEED + 17
+# below (attack seed 0), keeping the first one fooled after generation 0, not by the initial
+# population. Re-pin if the demo model is retrained (the varied-style model of issue 19: i = 4).
+VULNERABLE_SAMPLE = TEST_SEED + 4
 ATTACK_SEED = 0
 QUICK = {"popsize": 100, "maxiter": 10}
 

@@ -239,7 +239,7 @@ def test_generated_sets_regenerate_the_same_images_with_masks() -> None:
     dataset = open_dataset(generated(4, seed=7, size=48))
     assert dataset.class_names == SHAPE_CLASSES and len(dataset) == 32
     assert dataset.files()[5] == "generated/square/1.png" and dataset.labels()[5] == 1
-    sample = generate_sample(np.random.default_rng([7, 1, 1]), 48, 1)
+    sample = generate_sample(np.random.default_rng([7, 1, 1]), 48, 1, varied=False)  # its plain look
     assert np.array_equal(dataset.image(5), sample.image)
     assert np.array_equal(dataset.mask(5), sample.mask) and sample.mask.sum() > 50
     assert not np.array_equal(dataset.image(4), dataset.image(5))

@@ -23,12 +23,16 @@ from cnnviz.demo.model import (
 from cnnviz.errors import ModelError, WeightsDownloadError
 from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, TEST_SEED, generate_dataset
 from cnnviz.demo.train import main as train_main
-from cnnviz.demo.train import metadata_path_for, train_demo
+from cnnviz.demo.train import metadata_path_for, remeasure, train_demo
 
 MAX_WEIGHTS_BYTES = 5 * 1024 * 1024
-MIN_TEST_ACCURACY = 0.97
-# Measured: 99.8 % of 500 TEST_SEED images (every class >= 98 %); 50 images leave a margin.
+# Floors on the generator's plain look (the suite's and generated datasets' default), and on the varied
+# styles the model is trained on (cnnviz.demo.train measures both, on 1000 and 500 TEST_SEED images).
+MIN_TEST_ACCURACY = 0.97  # plain: measured 100 %
+# Measured (plain): 97.2 % of 500 TEST_SEED images, 50 here leave a margin.
 MIN_CAM_POINTING = 0.90
+MIN_VARIED_TEST_ACCURACY = 0.95  # measured 95.5 %
+MIN_VARIED_CAM_POINTING = 0.87  # measured 89.2 %: outlines, patterns and busy photographs
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,10 @@ def test_metadata_records_the_run(model: keras.Model) -> None:
     assert tuple(metadata["class_names"]) == SHAPE_CLASSES
     assert metadata["image_size"] == DEMO_IMAGE_SIZE and metadata["test_seed"] == TEST_SEED
     assert TEST_SEED not in metadata["train_seeds"] and metadata["val_seed"] != TEST_SEED
-    assert metadata["test_accuracy"] >= MIN_TEST_ACCURACY and metadata["cam_pointing_rate"] >= MIN_CAM_POINTING
+    assert metadata["plain_test_accuracy"] >= MIN_TEST_ACCURACY
+    assert metadata["plain_cam_pointing_rate"] >= MIN_CAM_POINTING
+    assert metadata["test_accuracy"] >= MIN_VARIED_TEST_ACCURACY
+    assert metadata["cam_pointing_rate"] >= MIN_VARIED_CAM_POINTING
     assert metadata["param_count"] == model.count_params()
     assert metadata["weights_bytes"] == DEMO_WEIGHTS_PATH.stat().st_size
     assert metadata_path_for(DEMO_WEIGHTS_PATH) == DEMO_METADATA_PATH
@@ -138,8 +145,14 @@ def test_training_command_rejects_bad_arguments(capsys: pytest.CaptureFixture[st
 def test_training_writes_loadable_weights_and_metadata(tmp_path: Path) -> None:
     """One tiny epoch end to end: the same code path as the real training, minus the minutes."""
     out = tmp_path / "tiny.weights.h5"
-    report = train_demo(epochs=1, samples_per_epoch=64, out=out, verbose=False, val_samples=32, test_samples=32)
+    report = train_demo(epochs=1, samples_per_epoch=64, out=out, verbose=False, val_samples=32, test_samples=32,
+                        init=DEMO_WEIGHTS_PATH)  # fine-tuned from the bundled weights
     assert out.is_file() and metadata_path_for(out).is_file()
+    assert report.initial_weights.startswith("shapes_demo.weights.h5 sha256:")
     assert report.train_seeds == (1000,) and report.test_seed == TEST_SEED and report.test_samples == 32
-    assert 0.0 <= report.test_accuracy <= 1.0
+    assert 0.0 <= report.test_accuracy <= 1.0 and 0.0 <= report.plain_test_accuracy <= 1.0
     load_demo_model(out)  # the weights fit the architecture
+    again = remeasure(out, test_samples=32)  # the same weights measured again: the same figures
+    assert again["test_accuracy"] == report.test_accuracy
+    assert again["plain_cam_pointing_rate"] == report.plain_cam_pointing_rate
+    assert again["train_seeds"] == [1000]  # the run's own fields stay

@@ -15,12 +15,24 @@ from cnnviz.inside.top_examples import demo_images
 from cnnviz.models import load_model
 from cnnviz.prediction import class_probabilities
 
-CHANNELS = list(range(8))
-
 
 @pytest.fixture(scope="module")
 def demo():
     return load_model("shapes")
+
+
+def _channels_the_noise_leaves_lowest(
+    demo, layer: str, count: int, method: str = "fourier", among: np.ndarray | None = None
+) -> list[int]:
+    """The ``count`` channels of ``layer`` (of ``among`` if given) that the seeded starting noise of a
+    ``count``-image run pushes furthest below zero before the ReLU: behind it they start at 0, not
+    excited at all. Picked from the model rather than by number, so a retrained model keeps the premise."""
+    start = maximize(demo, layer, channels=[0] * count, steps=1, seed=0, method=method)
+    before_relu = start.params["optimised_layer"]
+    maps = [feature_maps(demo, image, before_relu)[before_relu].maps for image in start.start_images]
+    response = np.max([m.mean(axis=(0, 1)) for m in maps], axis=0)
+    candidates = np.arange(response.size) if among is None else np.asarray(among)
+    return [int(c) for c in candidates[np.argsort(response[candidates], kind="stable")[:count]]]
 
 
 def test_every_class_image_is_classified_as_its_class(demo):
@@ -36,29 +48,35 @@ def test_every_class_image_is_classified_as_its_class(demo):
 
 @pytest.fixture(scope="module")
 def real_channel_means(demo) -> np.ndarray:
-    """Mean activation of last_conv channels 0-7 (thin border dropped, as the objective does) on 32
+    """Mean activation of every last_conv channel (thin border dropped, as the objective does) on 32
     generated demo images: what real inputs make these channels do."""
     return np.array([
-        feature_maps(demo, image, "last_conv")["last_conv"].maps[1:-1, 1:-1, :8].mean(axis=(0, 1))
+        feature_maps(demo, image, "last_conv")["last_conv"].maps[1:-1, 1:-1, :].mean(axis=(0, 1))
         for image in demo_images(32, seed=5)
     ])
 
 
-@pytest.mark.parametrize("method", ["fourier", "pixel"])
+# The Fourier parametrisation with its transforms climbs more slowly than plain pixel ascent: it
+# gets the default number of steps (256), pixels half of that.
+@pytest.mark.parametrize(("method", "steps"), [("fourier", 256), ("pixel", 128)])
 def test_channel_activation_grows_tenfold_over_the_noise_and_beyond_real_images(
-    demo, real_channel_means, method
+    demo, real_channel_means, method, steps
 ):
-    result = maximize(demo, "last_conv", channels=CHANNELS, steps=128, seed=0, method=method)
-    assert result.target_kind == "channel" and result.targets == tuple(CHANNELS)
+    # channels that real images excite (typical > 0.3) and the starting noise does not
+    excited = np.flatnonzero(real_channel_means.mean(axis=0) > 0.3)
+    channels = _channels_the_noise_leaves_lowest(demo, "last_conv", 8, method, among=excited)
+    result = maximize(demo, "last_conv", channels=channels, steps=steps, seed=0, method=method)
+    assert result.target_kind == "channel" and result.targets == tuple(channels)
     # After the ReLU the starting noise scores about 0 (the channels are not excited yet), so 10x
     # the noise alone would prove nothing: the floor is 10x the noise or a typical real image.
-    typical, strongest = real_channel_means.mean(axis=0), real_channel_means.max(axis=0)
-    assert np.all(typical > 0.3)
+    on_real = real_channel_means[:, channels]
+    typical, strongest = on_real.mean(axis=0), on_real.max(axis=0)
+    assert np.all(typical > 0.3) and np.all(result.start_objective < 0.05), result.start_objective
     assert np.all(result.final_objective >= 10 * np.maximum(result.start_objective, typical)), result.final_objective
     assert np.all(result.final_objective >= 2.5 * strongest)  # more than any of the real images
     assert result.params["optimised_layer"] == "head_bn"  # before the ReLU, as Lucid does
     assert result.params["transforms"] is (method == "fourier")
-    assert result.history.shape == (128, 8)
+    assert result.history.shape == (steps, 8)
 
 
 def test_the_objective_is_the_channel_mean_without_a_thin_border(demo):
@@ -73,12 +91,14 @@ def test_the_objective_is_the_channel_mean_without_a_thin_border(demo):
                 assert value != pytest.approx(maps[:, :, channel].mean(), rel=1e-3)  # the border is out
 
 
-@pytest.mark.parametrize("layer", ["stem1_pool", "gap"])
-def test_channels_of_a_pooling_layer_after_a_relu_are_optimised_before_the_relu(demo, layer):
+# stem1 channels climb slowly (the channels furthest below 0 reach 0.4-0.6 in 160 steps); gap's in 64
+@pytest.mark.parametrize(("layer", "steps"), [("stem1_pool", 160), ("gap", 64)])
+def test_channels_of_a_pooling_layer_after_a_relu_are_optimised_before_the_relu(demo, layer, steps):
     """Channels the starting noise leaves at 0 behind a ReLU and a pooling layer still grow."""
-    result = maximize(demo, layer, channels=[0, 2, 3, 5], steps=64, seed=0)
+    channels = _channels_the_noise_leaves_lowest(demo, layer, 4)
+    result = maximize(demo, layer, channels=channels, steps=steps, seed=0)
     assert result.params["optimised_layer"] == {"stem1_pool": "stem1_bn", "gap": "head_bn"}[layer]
-    assert np.all(result.start_objective < 0.05)
+    assert np.all(result.start_objective < 0.05), result.start_objective
     assert np.all(result.final_objective > 0.3), result.final_objective
 
 
@@ -95,12 +115,14 @@ def _pixel_measures(images: np.ndarray) -> dict[str, float]:
 
 def test_each_penalty_lowers_what_it_penalises_and_the_class_is_still_reached(demo):
     classes = [0, 3, 5]
-    plain = _pixel_measures(maximize(demo, class_index=classes, steps=64, seed=0).images)
+    steps = 96  # in 64 the l1 and total-variation runs left the circle at 0.7 to 0.8
+    plain = _pixel_measures(maximize(demo, class_index=classes, steps=steps, seed=0).images)
     weights = {"l1": 5.0, "l2": 20.0, "total_variation": 20.0, "blur": 100.0}
     for name, weight in weights.items():
-        result = maximize(demo, class_index=classes, steps=64, seed=0, penalties=Penalties(**{name: weight}))
+        penalties = Penalties(**{name: weight})
+        result = maximize(demo, class_index=classes, steps=steps, seed=0, penalties=penalties)
         assert _pixel_measures(result.images)[name] < 0.9 * plain[name], name
-        assert np.all(result.probabilities >= 0.9), name
+        assert np.all(result.probabilities >= 0.9), (name, result.probabilities)
         assert result.params["penalties"][name] == weight
 
 
@@ -130,20 +152,25 @@ def _gram_similarity(demo, images):
     return float(grams[0] @ grams[1])
 
 
-def test_diversity_makes_images_of_one_target_differ_in_style(demo):
-    plain = maximize(demo, "last_conv", channels=[1], images_per_target=2, steps=64, seed=0)
+def test_diversity_makes_images_of_one_target_differ_in_style(demo, real_channel_means):
+    excited = np.flatnonzero(real_channel_means.mean(axis=0) > 0.3)
+    channel = _channels_the_noise_leaves_lowest(demo, "last_conv", 1, among=excited)[0]
+    plain = maximize(demo, "last_conv", channels=[channel], images_per_target=2, steps=64, seed=0)
+    # weight 1: at 2 the demo model's diversity term outweighs the channel and one image of the
+    # pair stays near 0 in 64 steps
     varied = maximize(
         demo,
         "last_conv",
-        channels=[1],
+        channels=[channel],
         images_per_target=2,
         steps=64,
         seed=0,
-        penalties=Penalties(diversity=2.0),
+        penalties=Penalties(diversity=1.0),
     )
-    assert varied.targets == (1, 1) and varied.params["diversity_layer"] == "last_conv"
+    assert varied.targets == (channel, channel) and varied.params["diversity_layer"] == "last_conv"
     assert _gram_similarity(demo, varied.images) < _gram_similarity(demo, plain.images) - 0.2
-    assert np.all(varied.final_objective >= 10 * np.maximum(varied.start_objective, 0.1))
+    floor = 10 * np.maximum(varied.start_objective, 0.1)
+    assert np.all(varied.final_objective >= floor), varied.final_objective
 
 
 def test_nested_models_resolve_inner_layer_names():

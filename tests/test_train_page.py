@@ -31,7 +31,7 @@ def _subheaders(at: AppTest) -> list[str]:
 
 
 def _task_zip(root: Path) -> bytes:
-    """A zip of class folders (filled/, outlined/), as a user uploads it."""
+    """A zip of class folders (angular/, round/), as a user uploads it."""
     folder = write_task_folder(root, per_class=12)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

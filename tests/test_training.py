@@ -1,8 +1,8 @@
 """Transfer learning (cnnviz.training): every strategy on a task the demo model never saw as classes
-(filled versus outlined shapes, drawn by test code), export round trip, cancel, bad input.
+(round versus angular shapes, filled or outlined, drawn by test code), export round trip, cancel, bad input.
 
 Held-out images come from a second drawer (Pillow instead of OpenCV), so the accuracies below are
-about "filled or outlined", not about one drawing routine.
+about "round or angular", not about one drawing routine.
 """
 
 from __future__ import annotations

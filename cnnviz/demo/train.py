@@ -12,11 +12,29 @@ provides). Classification alone leaves the peak anywhere on a broad blob around 
 head does not care where evidence sits); with the term, the model's evidence sits on the shape, which
 is what the heatmap tests need to check CAM, Grad-CAM, occlusion and Score-CAM implementations. The
 saved model is the plain GAP + Dense CNN of demo_model; the term only changes its trained weights.
+
+What changed and why (issue 19): the first bundled model was trained on the generator's first look,
+every shape drawn one way (filled, one set of proportions, textured background). It scored 100 % on
+those images and 31.5 % on shapes drawn by other code (tests/test_shapes_independent.py: Pillow and
+OpenCV primitives, hatched fills, dashed outlines, photographs and paper as backgrounds); it called a
+Pillow-drawn flat circle a triangle and a thin rotated cross an arrow. The script now trains on the
+varied styles (generate_dataset(..., varied=True): filled, outlined, bordered, patterned and broken
+outlines, line art; thin and thick strokes; random proportions; rotated, stretched, sheared; 11 % to
+29 % of the side; anti-aliased or hard edges; textured, photo-like, plain, ramp, photograph and mosaic
+backgrounds; clutter), which is much harder, so the defaults are 40 epochs of 9600 fresh images. The
+architecture, its layer names and the localisation term are unchanged.
+
+The bundled weights are this script's defaults (seeded; 1502 s on the 2-core machine shared with
+other jobs): 94.9 % validation and 95.5 % test accuracy on the varied styles (CAM pointing 0.892),
+100 % on the plain look (pointing 0.972), 90.0 % on the independent drawings (issue 19's target is
+95 %: not met; the training accuracy, 95 %, says this small network underfits the varied styles).
+``--remeasure`` measures a weights file again and rewrites its metadata's figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -51,8 +69,8 @@ from cnnviz.demo.shapes import (  # noqa: E402
     generate_dataset,
 )
 
-DEFAULT_EPOCHS = 8
-DEFAULT_SAMPLES_PER_EPOCH = 6400  # 100 batches
+DEFAULT_EPOCHS = 14
+DEFAULT_SAMPLES_PER_EPOCH = 9600  # 150 batches
 BATCH_SIZE = 64
 LEARNING_RATE = 3e-3
 WARMUP_FRACTION = 0.05  # of all steps, linear warm-up before the cosine decay
@@ -87,6 +105,27 @@ class TrainingReport:
     keras_version: str
     tensorflow_version: str
     python_version: str
+    learning_rate: float = LEARNING_RATE
+    initial_weights: str | None = None  # "name sha256:prefix" of the weights training started from
+    # the same two figures on the generator's plain look (varied=False: generated datasets, the tests)
+    plain_test_accuracy: float | None = None
+    plain_cam_pointing_rate: float | None = None
+
+
+def measure(model: keras.Model, test_samples: int = TEST_SAMPLES) -> dict[str, float | int]:
+    """Test accuracy and CAM pointing rate on TEST_SEED images (never trained on), in the varied
+    styles and in the plain look; the figures TrainingReport records."""
+    figures: dict[str, float | int] = {"test_samples": test_samples}
+    pointing_samples = min(POINTING_SAMPLES, test_samples)
+    figures["pointing_samples"] = pointing_samples
+    for prefix, varied in (("", True), ("plain_", False)):
+        images, labels, masks = generate_dataset(test_samples, TEST_SEED, varied=varied)
+        figures[f"{prefix}test_accuracy"] = round(accuracy(model, images, labels), 4)
+        maps = class_activation_maps(model, images[:pointing_samples])
+        figures[f"{prefix}cam_pointing_rate"] = round(
+            float(np.mean(pointing_game_hits(maps, masks[:pointing_samples]))), 4
+        )
+    return figures
 
 
 def metadata_path_for(weights_path: Path) -> Path:
@@ -161,10 +200,14 @@ def train_demo(
     *,
     val_samples: int = VAL_SAMPLES,
     test_samples: int = TEST_SAMPLES,
+    learning_rate: float = LEARNING_RATE,
+    init: Path | str | None = None,
 ) -> TrainingReport:
-    """Train the demo CNN from scratch with fixed seeds, save weights + metadata, return the figures.
+    """Train the demo CNN with fixed seeds, save weights + metadata, return the figures.
 
-    ``val_samples`` and ``test_samples`` size the evaluation sets (smaller ones make smoke tests quick).
+    From scratch, or fine-tuned from the weights file ``init``. ``val_samples`` and ``test_samples``
+    size the evaluation sets (smaller ones make smoke tests quick). The weights are saved after every
+    epoch, so a run stopped early keeps its last finished epoch (the metadata comes at the end).
     """
     if not 1 <= epochs <= MAX_TRAIN_EPOCHS:
         raise ParameterError(
@@ -187,20 +230,25 @@ def train_demo(
     keras.utils.set_random_seed(TRAIN_SEED)
 
     model = build_demo_model()
+    initial_weights = None
+    if init is not None:
+        init = Path(init)
+        model.load_weights(init)
+        initial_weights = f"{init.name} sha256:{hashlib.sha256(init.read_bytes()).hexdigest()[:16]}"
     steps_per_epoch = -(-samples_per_epoch // BATCH_SIZE)
     total_steps = epochs * steps_per_epoch
     warmup_steps = max(1, int(WARMUP_FRACTION * total_steps))
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, max(1, total_steps - warmup_steps), warmup_target=LEARNING_RATE, warmup_steps=warmup_steps
+        0.0, max(1, total_steps - warmup_steps), warmup_target=learning_rate, warmup_steps=warmup_steps
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=WEIGHT_DECAY)
     step = _training_step(model, optimizer)
     cells = model.get_layer(LAST_CONV_LAYER).output.shape[1]
     say(f"demo CNN: {model.count_params():,} parameters, {len(SHAPE_CLASSES)} classes, {DEMO_IMAGE_SIZE}px images")
-    val_images, val_labels, _ = generate_dataset(val_samples, VAL_SEED)
+    val_images, val_labels, _ = generate_dataset(val_samples, VAL_SEED, varied=True)
     train_seeds = tuple(TRAIN_SEED + epoch for epoch in range(epochs))
     for epoch, seed in enumerate(train_seeds):
-        images, labels, masks = generate_dataset(samples_per_epoch, seed)
+        images, labels, masks = generate_dataset(samples_per_epoch, seed, varied=True)
         totals = np.zeros(3)
         for batch in _batches(images, labels, _cell_targets(masks, cells), shuffle_seed=seed):
             totals += [float(value) for value in step(*batch)]
@@ -210,15 +258,13 @@ def train_demo(
             f"epoch {epoch + 1}/{epochs}: cross-entropy {classification:.4f}, pointing loss {pointing:.4f}, "
             f"train acc {correct:.4f}, val acc {val_accuracy:.4f}, {time.perf_counter() - start:.0f}s"
         )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(out)
     training_seconds = time.perf_counter() - start
 
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
-    test_images, test_labels, test_masks = generate_dataset(test_samples, TEST_SEED)
-    test_accuracy = accuracy(model, test_images, test_labels)
-    pointing_samples = min(POINTING_SAMPLES, test_samples)
-    maps = class_activation_maps(model, test_images[:pointing_samples])
-    pointing_rate = float(np.mean(pointing_game_hits(maps, test_masks[:pointing_samples])))
+    figures = measure(model, test_samples)
     report = TrainingReport(
         class_names=SHAPE_CLASSES,
         image_size=DEMO_IMAGE_SIZE,
@@ -230,13 +276,12 @@ def train_demo(
         val_seed=VAL_SEED,
         test_seed=TEST_SEED,
         val_accuracy=round(val_accuracy, 4),
-        test_accuracy=round(test_accuracy, 4),
-        test_samples=test_samples,
-        cam_pointing_rate=round(pointing_rate, 4),
-        pointing_samples=pointing_samples,
+        **figures,
         training_seconds=round(training_seconds, 1),
         param_count=int(model.count_params()),
         weights_bytes=out.stat().st_size,
+        learning_rate=learning_rate,
+        initial_weights=initial_weights,
         keras_version=keras.__version__,
         tensorflow_version=tf.__version__,
         python_version=platform.python_version(),
@@ -244,11 +289,27 @@ def train_demo(
     metadata_path = metadata_path_for(out)
     metadata_path.write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     say(
-        f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {test_accuracy:.4f} "
-        f"(seed {TEST_SEED}), CAM pointing {pointing_rate:.3f}; wrote {out} ({report.weights_bytes:,} bytes) "
-        f"and {metadata_path}"
+        f"done in {training_seconds:.0f}s: val acc {val_accuracy:.4f}, test acc {report.test_accuracy:.4f} "
+        f"(seed {TEST_SEED}; plain look {report.plain_test_accuracy:.4f}), CAM pointing "
+        f"{report.cam_pointing_rate:.3f} (plain {report.plain_cam_pointing_rate:.3f}); wrote {out} "
+        f"({report.weights_bytes:,} bytes) and {metadata_path}"
     )
     return report
+
+
+def remeasure(weights: Path | str = DEMO_WEIGHTS_PATH, test_samples: int = TEST_SAMPLES) -> dict[str, Any]:
+    """Measure trained weights again (after the measures changed) and rewrite their metadata's
+    figures; the training fields stay as the run wrote them. Returns the new metadata."""
+    weights = Path(weights)
+    metadata_path = metadata_path_for(weights)
+    if not metadata_path.is_file():
+        raise ParameterError(f"{metadata_path} is missing: only weights written by a training run can be remeasured.")
+    model = build_demo_model()
+    model.load_weights(weights)
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata.update(measure(model, test_samples))
+    metadata_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return metadata
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,9 +326,19 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=DEMO_WEIGHTS_PATH,
         help=f"weights file, *.weights.h5; the metadata JSON goes beside it (default {DEMO_WEIGHTS_PATH})",
     )
+    parser.add_argument(
+        "--learning-rate", type=float, default=LEARNING_RATE,
+        help=f"peak learning rate (default {LEARNING_RATE})",
+    )
+    parser.add_argument("--init", type=Path, default=None, help="fine-tune from this weights file")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="do not train: measure the weights at --out again and rewrite their metadata's figures")
     args = parser.parse_args(argv)
     try:
-        train_demo(args.epochs, args.samples, args.out)
+        if args.remeasure:
+            print(json.dumps(remeasure(args.out), indent=2))
+            return 0
+        train_demo(args.epochs, args.samples, args.out, learning_rate=args.learning_rate, init=args.init)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
