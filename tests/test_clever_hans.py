@@ -12,6 +12,7 @@ from cleverhans_helpers import CLASS, tagged_story
 from cnnviz.audit import audit, member_images, purity_and_recall
 from cnnviz.audit.lab import LAB_METHOD, compare, heatmap_cue_mass, small_cnn
 from cnnviz.errors import ParameterError
+from cnnviz.explanation import METHODS
 from cnnviz.audit.report import audit_report_html
 from cnnviz.datasets.cues import TEST_VERSIONS, Shortcut
 from cnnviz.render.audit import audit_scatter, cluster_gallery
@@ -55,6 +56,31 @@ def test_the_audit_isolates_the_tagged_images(audited):
     scores = [c.outlier_score for c in result.clusters]
     assert scores == sorted(scores, reverse=True)
     assert result.to_json()["clusters"][0]["members"] == list(cluster.files)
+
+
+#: Methods whose maps isolate the tagged 30 % of this story (purity and recall >= 0.9; measured
+#: 0.91-1.00 for every CAM variant, LRP, Integrated Gradients, the guided and DeconvNet maps, and with
+#: their defaults also occlusion, LIME and SmoothGrad). The others run too, with few samples here;
+#: their noisier maps split the class less cleanly (RISE's 7 x 7 masks on 40 px: purity 0.61).
+ISOLATING_METHODS = ("gradcam++", "cam", "layercam", "xgradcam", "hirescam", "gradcam_elementwise", "eigencam",
+                     "fem", "integrated_gradients", "guided_gradcam", "guided_backprop", "deconvnet", "lrp")
+#: Settings that keep the sampling methods to a few seconds here (the audit passes them through).
+FEW_SAMPLES = {"rise": {"samples": 100}, "sobol": {"designs": 4, "grid_size": 4}, "hsic": {"designs": 50},
+               "lime": {"samples": 60}, "kernel_shap": {"samples": 60}, "smoothgrad": {"samples": 4},
+               "vargrad": {"samples": 4}, "squaregrad": {"samples": 4}, "integrated_gradients": {"steps": 16},
+               "occlusion": {"patch_size": 10, "stride": 10}, "scorecam": {"top_k": 8}, "ablationcam": {"top_k": 8}}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_the_audit_works_with_every_method_of_the_registry(story, audited, method):
+    _, data, tagged = audited
+    result = audit(story.model, data, CLASS, method=method, embedding=False, **FEW_SAMPLES.get(method, {}))
+    members = np.sort(np.concatenate([c.members for c in result.clusters]))
+    assert np.array_equal(members, np.sort(result.indices))  # a partition of the class's images
+    assert result.method == method and all(np.isfinite(c.outlier_score) for c in result.clusters)
+    if method in ISOLATING_METHODS:
+        purity, recall, cluster = purity_and_recall(result, tagged)
+        assert purity >= 0.9 and recall >= 0.9, (method, purity, recall, [c.size for c in result.clusters])
 
 
 def test_the_audit_drawings_and_report(audited):
