@@ -269,8 +269,9 @@ with user_errors():
     st.dataframe(_scores_table(reports, shortcut.class_name))
     st.caption("A model that learned the cue does well where the cue is where it was in training, worse "
                "without it, and calls the other classes by the cued class when the cue moves there. The mass "
-               "on the cue is the share of the heatmap (of the cued class, on the cued test images) that "
-               "lies on the cue's region.")
+               "on the cue is the share of the evidence for the cued class (the positive part of its "
+               "heatmap, over the cued test images) that lies on the cue's region; a model that weighs "
+               "every pixel alike would score the cue's share of the image.")
     _heatmaps(models, dataset, shortcut, method)
 
     st.subheader("4. Audit the class (SpRAy)")

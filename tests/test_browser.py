@@ -146,7 +146,7 @@ def test_stop_button_interrupts_a_running_computation(browser: Browser, progress
         expect(tab.get_by_test_id("stProgress")).to_contain_text("Adding:", timeout=5000)
         started = time.monotonic()
         tab.get_by_role("button", name="Stop").click()
-        expect(tab.get_by_text("Stopped: nothing was kept.")).to_be_visible(timeout=5000)
+        expect(tab.get_by_text("Stopped: nothing was kept. Press Run to start again.")).to_be_visible(timeout=5000)
         assert time.monotonic() - started < 3  # 400 x 50 ms = 20 s if Stop did nothing
         wait_for_app(tab)
         expect(tab.get_by_test_id("stProgress")).to_have_count(0)

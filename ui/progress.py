@@ -123,7 +123,7 @@ def requested(key: str, params: Any, label: str = "Run") -> bool:
     request_key = _REQUEST.format(key)
     if was_stopped(key):
         st.session_state.pop(request_key, None)
-        st.info("Stopped: nothing was kept. Press Run to start again.", icon=":material/stop_circle:")
+        st.info(f"Stopped: nothing was kept. Press {label} to start again.", icon=":material/stop_circle:")
     if st.button(label, key=f"cnnviz.progress.run.{key}", type="primary",
                  icon=":material/play_arrow:"):
         st.session_state[request_key] = params
