@@ -20,6 +20,7 @@ from cnnviz.zoo import DEMO_MODEL_NAME, available_models, get_spec
 from ui import engine, state, training_data, training_view
 from ui.downloads import download_png
 from ui.errors import show_error, user_errors
+from ui.kept_settings import kept_upload
 from ui.training_jobs import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobQueue, TrainingJob
 
 RUNS_KEY = "cnnviz.train.runs"  # this session's TrainingJob objects, oldest first
@@ -69,11 +70,14 @@ def _dataset():
     else:
         upload = st.file_uploader("Zip with one folder of images per class (class_a/..., class_b/...)",
                                   type=["zip"], key="train.zip")
-        if upload is None:
+        kept = kept_upload("train.zip", upload)
+        if kept is None:
             st.info("Upload a zip of class folders, or choose generated shapes.", icon=":material/upload:")
             st.stop()
+        if upload is None:
+            st.caption(f"Using {kept[0]}, uploaded before; upload another zip to replace it.")
         with user_errors():
-            dataset = training_data.zip_dataset(upload.name, upload.getvalue())
+            dataset = training_data.zip_dataset(*kept)
     counts = dataset.class_counts()
     st.caption(f"{dataset.name}: {len(dataset)} images in {len(counts)} classes "
                f"({', '.join(f'{k} {v}' for k, v in counts.items())}); split 70/15/15 % "

@@ -3,15 +3,13 @@ comparison table appear, Stop stops a run, "Explain this model" makes it the mod
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 
 from apptest_helpers import app_test, messages, navigation_mode
 from streamlit.testing.v1 import AppTest
 
-from training_helpers import write_task_folder
+from training_helpers import task_zip
 from ui import state
 
 WAIT_S = 120
@@ -30,15 +28,6 @@ def _subheaders(at: AppTest) -> list[str]:
     return [s.value for s in at.subheader]
 
 
-def _task_zip(root: Path) -> bytes:
-    """A zip of class folders (angular/, round/), as a user uploads it."""
-    folder = write_task_folder(root, per_class=12)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for file in sorted(folder.rglob("*.png")):
-            archive.write(file, file.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
 
 def test_train_page_trains_stops_and_explains_the_trained_model(tmp_path: Path) -> None:
     with navigation_mode():
@@ -47,7 +36,7 @@ def test_train_page_trains_stops_and_explains_the_trained_model(tmp_path: Path) 
         at.switch_page("pages/train.py").run()
         assert not at.exception, messages(at)
         at.radio(key="train.source").set_value("zip").run()
-        at.file_uploader(key="train.zip").set_value(("shapes.zip", _task_zip(tmp_path), "application/zip")).run()
+        at.file_uploader(key="train.zip").set_value(("shapes.zip", task_zip(tmp_path, per_class=12), "application/zip")).run()
         assert not at.exception and not at.error, messages(at)
         assert "24 images in 2 classes" in " ".join(c.value for c in at.caption), messages(at)
         assert "Suggested for this dataset: **features**" in " ".join(c.value for c in at.caption)

@@ -11,6 +11,8 @@ has learned "round or angular", not the quirks of one drawing routine.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -80,6 +82,17 @@ def write_task_folder(root: Path, per_class: int, seed: int = 0, size: int = 64)
             image = drawn_cv2(rng, name == "round", size)
             Image.fromarray(image).save(root / name / f"{i}.png")
     return root
+
+
+
+def task_zip(root: Path, per_class: int) -> bytes:
+    """The task folders (write_task_folder) as a zip of class folders, as a user uploads it."""
+    folder = write_task_folder(root, per_class=per_class)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in sorted(folder.rglob("*.png")):
+            archive.write(file, file.relative_to(folder).as_posix())
+    return buffer.getvalue()
 
 
 def held_out(per_class: int, seed: int = 99, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
