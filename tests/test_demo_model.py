@@ -23,7 +23,8 @@ from cnnviz.demo.model import (
 from cnnviz.errors import ModelError, WeightsDownloadError
 from cnnviz.demo.shapes import DEMO_IMAGE_SIZE, SHAPE_CLASSES, TEST_SEED, generate_dataset
 from cnnviz.demo.train import main as train_main
-from cnnviz.demo.train import metadata_path_for, remeasure, train_demo
+from cnnviz.demo.train import (DEFAULT_EPOCHS, DEFAULT_SAMPLES_PER_EPOCH, LEARNING_RATE, metadata_path_for,
+                               remeasure, train_demo)
 
 MAX_WEIGHTS_BYTES = 5 * 1024 * 1024
 # Floors on the generator's plain look (the suite's and generated datasets' default), and on the varied
@@ -123,6 +124,9 @@ def test_metadata_records_the_run(model: keras.Model) -> None:
     assert metadata["param_count"] == model.count_params()
     assert metadata["weights_bytes"] == DEMO_WEIGHTS_PATH.stat().st_size
     assert metadata_path_for(DEMO_WEIGHTS_PATH) == DEMO_METADATA_PATH
+    # `make train-demo` (the script's defaults) reproduces the bundled weights' recipe
+    recipe = (metadata["epochs"], metadata["samples_per_epoch"], metadata["learning_rate"], metadata["initial_weights"])
+    assert recipe == (DEFAULT_EPOCHS, DEFAULT_SAMPLES_PER_EPOCH, LEARNING_RATE, None)
 
 
 def test_missing_weights_say_how_to_make_them(tmp_path: Path) -> None:
