@@ -2,14 +2,15 @@
 alternately in one process, with the decision auto made, its first-call cost and the map agreement.
 
     python bench/precision.py [--models VGG16 ResNet50 MobileNetV2 shapes] [--rounds 2] [--methods ...]
-                              [--patch-size 16 --stride 8]
+                              [--patch-size 16 --stride 8] [--skip-full] [--against bfloat16]
 
 Zoo models use random weights (seeded; speed does not depend on them, but the agreement check
 does). Per method: a warm-up call in each precision (compiling, and auto's one-time calibration,
 timed as "first auto call"), then ``rounds`` alternating timed calls; medians. Occlusion is also
 timed in float32 with incremental inference off (plain batched passes), the baseline of issue 15.
 Settings (kept small for a shared 2-core machine): occlusion 32x32 patches stride 32 (49 positions
-at 224; issue 15's target setting is --patch-size 16 --stride 8, 729 positions), Score-CAM top_k=64, SmoothGrad 16 samples, Integrated Gradients 16 steps.
+at 224; issue 15's target setting is --patch-size 16 --stride 8, 729 positions), Score-CAM top_k=64,
+SmoothGrad 16 samples, Integrated Gradients 16 steps.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cnnviz.demo.shapes import generate_sample  # noqa: E402
@@ -53,6 +55,7 @@ def occlusion_full_float32(loaded, image, params) -> None:
 
 
 def bench_model(name: str, rounds: int, methods: list[str], full_passes: bool = True) -> list[dict]:
+    keras.utils.set_random_seed(0)  # the docstring's "seeded": load_model draws fresh weights otherwise
     loaded = load_model(name, weights=None)
     image = model_input(loaded, generate_sample(11, size=max(loaded.input_size)).image, "crop")
     rows = []
