@@ -13,7 +13,8 @@ process, and reported with the measured speed-up (:class:`PrecisionChoice`).
 Only the batched, perturbed calls use the twin (occluded, masked, noisy or path images, attack
 candidates, maximisation steps); the clean image's class scores and activations stay float32, and
 attacks re-check a success in float32 before reporting it. The twin's last layer computes in
-float32, so its logits keep float32's resolution.
+float32, so its logits keep float32's resolution. Incremental inference (cnnviz.incremental) runs
+on the twin too; where several ways of the same work apply, :func:`fastest` times them.
 """
 
 from __future__ import annotations

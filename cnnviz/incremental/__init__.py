@@ -7,7 +7,9 @@ batch of perturbed images is scored by recomputing, layer by layer, only those b
 clean image's cached activations; the class scores equal full re-inference (to float rounding).
 ``patched_logits`` is the entry point; ``worth_it`` says whether it beats full re-inference for a
 model and patch size (estimated from the multiply-adds it saves; decided once per model and size).
-Preprocessing must act pixel by pixel (true for every preprocessing cnnviz knows).
+Preprocessing must act pixel by pixel (true for every preprocessing cnnviz knows). On a
+mixed-precision twin (cnnviz.precision.twin) the boxes are computed in the layers' compute dtype
+(bfloat16) and the clean activations are kept in it; the logits come back as float32.
 """
 
 from __future__ import annotations
