@@ -13,7 +13,8 @@ process, and reported with the measured speed-up (:class:`PrecisionChoice`).
 Only the batched, perturbed calls use the twin (occluded, masked, noisy or path images, attack
 candidates, maximisation steps); the clean image's class scores and activations stay float32, and
 attacks re-check a success in float32 before reporting it. The twin's last layer computes in
-float32, so its logits keep float32's resolution.
+float32, so its logits keep float32's resolution. Incremental inference (cnnviz.incremental) runs
+on the twin too; where several ways of the same work apply, :func:`fastest` times them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,15 +189,22 @@ def calibrate(run_float32: Callable[[], Any], run_reduced: Callable[[], Any],
               repeats: int = CALIBRATION_REPEATS, clock: Callable[[], float] = time.perf_counter) -> Calibration:
     """Time ``run_float32`` and ``run_reduced`` after one warm-up call each (compiling), alternating
     so that a burst of load on a shared machine hits both; medians of ``repeats`` calls."""
-    run_float32()
-    run_reduced()
-    times: dict[bool, list[float]] = {False: [], True: []}
+    return Calibration(*_median_seconds([run_float32, run_reduced], repeats, clock))
+
+
+def _median_seconds(runs: Sequence[Callable[[], Any]], repeats: int,
+                    clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Median seconds of each of ``runs``: one warm-up call each, then ``repeats`` rounds calling
+    them in turn (a burst of load on a shared machine hits them all)."""
+    for run in runs:
+        run()
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        for reduced, run in ((False, run_float32), (True, run_reduced)):
+        for kept, run in zip(times, runs):
             started = clock()
             run()
-            times[reduced].append(clock() - started)
-    return Calibration(statistics.median(times[False]), statistics.median(times[True]))
+            kept.append(clock() - started)
+    return [statistics.median(kept) for kept in times]
 
 
 def decide(calibration: Calibration, policy: str, agreement: float = 1.0,
@@ -323,23 +331,58 @@ class _Forget:
         _DECISIONS.pop(self.key, None)
 
 
+@dataclass(frozen=True)
+class Way:
+    """One way of doing the same batched work (see :func:`fastest`): in words, the policy it
+    computes in, and one call of it on a sample."""
+
+    label: str  # "incremental inference in float32"
+    policy: str
+    run: Callable[[], Any]
+
+
+#: Timed rounds of :func:`fastest` (after one warm-up call of each way).
+FASTEST_REPEATS = 2
+
+
+def fastest(loaded_model: LoadedModel, key: Any, ways: Sequence[Way],
+            agreement_of: Callable[[Any, Any], float] | None = None) -> tuple[int, PrecisionChoice]:
+    """The fastest of ``ways`` (the same work done otherwise: incremental inference or the full
+    pass, in float32 or in 16 bits), timed alternately after warm-up; cached per model and ``key``:
+    (its index, the choice: its policy, its speed-up over the runner-up, every figure in the reason).
+    With ``agreement_of(first way's answer, a way's answer)`` (Pearson r), a way in another policy
+    than the first one's must agree with it at least MIN_AGREEMENT to be chosen: a 16-bit way that
+    passed :func:`choose` on its calibration batch may still blur finer work (smaller patches)."""
+
+    def measure() -> tuple[int, PrecisionChoice]:
+        answers: list[list[Any]] = [[] for _ in ways]
+        runs = [functools.partial(lambda way, kept: kept.append(way.run()), way, kept)
+                for way, kept in zip(ways, answers)]
+        seconds = _median_seconds(runs, FASTEST_REPEATS)
+        agreed = [1.0 if agreement_of is None or way.policy == ways[0].policy
+                  else agreement_of(answers[0][-1], kept[-1]) for way, kept in zip(ways, answers)]
+        allowed = [i for i, r in enumerate(agreed) if r >= MIN_AGREEMENT]
+        best = min(allowed, key=lambda i: seconds[i])
+        others = [i for i in allowed if i != best]
+        ratios = [seconds[i] / max(seconds[best], 1e-12) for i in others]
+        faster = [f"{ratio:.1f}x faster than {ways[i].label}" for i, ratio in zip(others, ratios)]
+        refused = [f"{ways[i].label} ({seconds[0] / max(seconds[i], 1e-12):.1f}x the speed of "
+                   f"{ways[0].label}) agreed with it only to r = {agreed[i]:.3f}"
+                   for i in range(len(ways)) if i not in allowed]
+        reason = "; ".join([f"{ways[best].label} measured {', '.join(faster)}" if faster
+                            else ways[best].label, *refused])
+        return best, PrecisionChoice("auto", ways[best].policy, min(ratios, default=1.0), reason)
+
+    return loaded_model.cached(("precision.fastest", key), measure)
+
+
 def incremental_or_reduced(loaded_model: LoadedModel, key: Any, run_incremental: Callable[[], Any],
                            run_reduced: Callable[[], Any]) -> PrecisionChoice:
-    """Where both levers apply (incremental inference, which runs in float32, and the reduced
-    twin's full pass), the faster one on one measured call after warm-up, cached per model and
-    ``key``: float32 (incremental) or the twin's policy, with the speed-up of the winner over the other."""
-
-    def measure() -> PrecisionChoice:
-        calibration = calibrate(run_incremental, run_reduced, repeats=1)
-        if calibration.speedup >= 1.0:
-            return PrecisionChoice("auto", reduced_policy(), calibration.speedup,
-                                   f"full pass in 16 bits measured {calibration.speedup:.1f}x faster "
-                                   "than incremental inference in float32")
-        return PrecisionChoice("auto", "float32", 1 / calibration.speedup,
-                               f"incremental inference in float32 measured {1 / calibration.speedup:.1f}x "
-                               "faster than the full pass in 16 bits")
-
-    return loaded_model.cached(("precision.incremental_or_reduced", key), measure)
+    """The faster of incremental inference in float32 and the reduced twin's full pass
+    (:func:`fastest`): float32 or the twin's policy, with the speed-up of the winner over the other."""
+    return fastest(loaded_model, key, [
+        Way("incremental inference in float32", "float32", run_incremental),
+        Way("the full pass in 16 bits", reduced_policy(), run_reduced)])[1]
 
 
 def batched_model(loaded_model: LoadedModel, precision: str | None = None, kind: str = "forward",
@@ -351,4 +394,4 @@ def batched_model(loaded_model: LoadedModel, precision: str | None = None, kind:
 
 __all__ = ["PRECISIONS", "DEFAULT_PRECISION", "PrecisionChoice", "check_precision", "choose",
            "batched_model", "twin", "calibrate", "decide", "Calibration", "cpu_has_bfloat16",
-           "incremental_or_reduced", "METHOD_KINDS"]
+           "incremental_or_reduced", "fastest", "Way", "METHOD_KINDS"]

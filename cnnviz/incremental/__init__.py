@@ -7,7 +7,9 @@ batch of perturbed images is scored by recomputing, layer by layer, only those b
 clean image's cached activations; the class scores equal full re-inference (to float rounding).
 ``patched_logits`` is the entry point; ``worth_it`` says whether it beats full re-inference for a
 model and patch size (estimated from the multiply-adds it saves; decided once per model and size).
-Preprocessing must act pixel by pixel (true for every preprocessing cnnviz knows).
+Preprocessing must act pixel by pixel (true for every preprocessing cnnviz knows). On a
+mixed-precision twin (cnnviz.precision.twin) the boxes are computed in the layers' compute dtype
+(bfloat16) and the clean activations are kept in it; the logits come back as float32.
 """
 
 from __future__ import annotations
@@ -109,19 +111,27 @@ def patched_logits(loaded_model: LoadedModel, image: np.ndarray, patches: np.nda
     return logits
 
 
+def walkable(loaded_model: LoadedModel, image: np.ndarray, patch_size: tuple[int, int]) -> bool:
+    """Whether the walker can trace ``loaded_model`` for patches of ``patch_size`` (a graph it was
+    not written for cannot); remembered per model and size."""
+    compiled = _compiled(loaded_model, patch_size)
+    if not compiled.untraceable:
+        try:
+            compiled.patched(compiled.clean(np.asarray(image, np.uint8)))
+        except Exception:  # noqa: BLE001  (an optimisation must never break the method it speeds up)
+            compiled.untraceable = True
+    return not compiled.untraceable
+
+
 def worth_it(loaded_model: LoadedModel, image: np.ndarray, patch_size: tuple[int, int]) -> bool:
     """Whether incremental inference needs at most MAX_COST_SHARE of the full multiply-adds.
 
-    A model the walker cannot trace (a graph it was not written for) is not worth it: "auto" then
-    keeps the ordinary computation, which is what incremental inference only speeds up."""
+    A model the walker cannot trace is not worth it: "auto" then keeps the ordinary computation,
+    which is what incremental inference only speeds up."""
+    if not walkable(loaded_model, image, patch_size):
+        return False
     compiled = _compiled(loaded_model, patch_size)
-    if compiled.untraceable:
-        return False
-    try:
-        return compiled.cost_share(compiled.clean(np.asarray(image, np.uint8))) <= MAX_COST_SHARE
-    except Exception:  # noqa: BLE001  (an optimisation must never break the method it speeds up)
-        compiled.untraceable = True
-        return False
+    return compiled.cost_share(compiled.clean(np.asarray(image, np.uint8))) <= MAX_COST_SHARE
 
 
 def check_mode(mode: str) -> None:
@@ -162,4 +172,4 @@ def pixel_probabilities(loaded_model: LoadedModel, image: np.ndarray, batch: np.
     return loaded_model.probabilities(batch)
 
 
-__all__ = ["patched_logits", "worth_it", "occlusion_logits", "pixel_probabilities", "check_mode", "MODES"]
+__all__ = ["patched_logits", "worth_it", "walkable", "occlusion_logits", "pixel_probabilities", "check_mode", "MODES"]

@@ -41,8 +41,9 @@ class State:
 
 def boxed(values: tf.Tensor, rows: Axis, columns: Axis, row_t: tf.Tensor, column_t: tf.Tensor,
           clean: tf.Tensor) -> State:
-    """A boxed state; ``row_t``/``column_t`` are each image's patch start in the model input."""
-    return State(values, rows, columns, tf.gather(tf.constant(rows.starts), row_t),
+    """A boxed state; ``row_t``/``column_t`` are each image's patch start in the model input.
+    The box is held in the clean activation's dtype (the layer's compute dtype)."""
+    return State(tf.cast(values, clean.dtype), rows, columns, tf.gather(tf.constant(rows.starts), row_t),
                  tf.gather(tf.constant(columns.starts), column_t), clean)
 
 
@@ -92,39 +93,51 @@ def _strides(layer: Any) -> list[int]:
     return [1, *layer.strides, 1]
 
 
+def _computed(layer: Any, value: Any) -> tf.Tensor:
+    """``value`` (an input or a float32 variable) in the layer's compute dtype, as Keras' mixed
+    precision casts it when the layer is called (bfloat16 in a mixed_bfloat16 twin)."""
+    return tf.cast(value, layer.compute_dtype)
+
+
+def _biased(layer: Any, y: tf.Tensor) -> tf.Tensor:
+    return layer.activation(y + _computed(layer, layer.bias) if layer.use_bias else y)
+
+
 def conv2d(layer: keras.layers.Conv2D) -> Apply:
     def apply(x: tf.Tensor) -> tf.Tensor:
-        y = tf.nn.conv2d(x, layer.kernel, _strides(layer), "VALID", dilations=list(layer.dilation_rate))
-        return layer.activation(y + layer.bias if layer.use_bias else y)
+        y = tf.nn.conv2d(_computed(layer, x), _computed(layer, layer.kernel), _strides(layer), "VALID",
+                         dilations=list(layer.dilation_rate))
+        return _biased(layer, y)
     return apply
 
 
 def depthwise_conv2d(layer: keras.layers.DepthwiseConv2D) -> Apply:
     def apply(x: tf.Tensor) -> tf.Tensor:
-        y = tf.nn.depthwise_conv2d(x, layer.kernel, _strides(layer), "VALID",
-                                   dilations=list(layer.dilation_rate))
-        return layer.activation(y + layer.bias if layer.use_bias else y)
+        y = tf.nn.depthwise_conv2d(_computed(layer, x), _computed(layer, layer.kernel), _strides(layer),
+                                   "VALID", dilations=list(layer.dilation_rate))
+        return _biased(layer, y)
     return apply
 
 
 def separable_conv2d(layer: keras.layers.SeparableConv2D) -> Apply:
     def apply(x: tf.Tensor) -> tf.Tensor:
-        y = tf.nn.separable_conv2d(x, layer.depthwise_kernel, layer.pointwise_kernel, _strides(layer),
-                                   "VALID", dilations=list(layer.dilation_rate))
-        return layer.activation(y + layer.bias if layer.use_bias else y)
+        y = tf.nn.separable_conv2d(_computed(layer, x), _computed(layer, layer.depthwise_kernel),
+                                   _computed(layer, layer.pointwise_kernel), _strides(layer), "VALID",
+                                   dilations=list(layer.dilation_rate))
+        return _biased(layer, y)
     return apply
 
 
 def max_pool(layer: Any) -> Apply:
-    return lambda x: tf.nn.max_pool2d(x, list(layer.pool_size), _strides(layer), "VALID")
+    return lambda x: tf.nn.max_pool2d(_computed(layer, x), list(layer.pool_size), _strides(layer), "VALID")
 
 
 def average_pool(layer: Any) -> Apply:
-    return lambda x: tf.nn.avg_pool2d(x, list(layer.pool_size), _strides(layer), "VALID")
+    return lambda x: tf.nn.avg_pool2d(_computed(layer, x), list(layer.pool_size), _strides(layer), "VALID")
 
 
 def identity(layer: Any) -> Apply:
-    return lambda x: x
+    return lambda x: _computed(layer, x)
 
 
 def window_of(axis: int, layer: Any) -> tuple[int, int, int]:

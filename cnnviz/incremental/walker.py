@@ -54,7 +54,7 @@ class Walker:
         start = boxed(patch_values, boxes.input_axis(height, self.patch_size[0]),
                       boxes.input_axis(width, self.patch_size[1]), row_t, column_t, clean[INPUT])
         outputs = self._walk(_functional(self.model), [start], "", set())
-        return patches.materialize(outputs[0])
+        return tf.cast(patches.materialize(outputs[0]), tf.float32)  # a 16-bit twin's logits too
 
     def _walk(self, graph: Any, inputs: Sequence[State], prefix: str, seen: set[str]) -> list[State]:
         states: dict[int, State] = {id(x): s for x, s in zip(graph.inputs, inputs)}
@@ -90,7 +90,7 @@ class Walker:
         if boxable and kind == "elementwise":
             state = inputs[0]
             self.cost[0] += macs
-            values = _call_inference(operation, [state.values], {})
+            values = tf.cast(_call_inference(operation, [state.values], {}), self.clean[name].dtype)
             return [State(values, state.rows, state.columns, state.row_starts, state.column_starts,
                           self.clean[name])]
         if boxable and kind == "window":

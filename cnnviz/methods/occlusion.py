@@ -10,6 +10,7 @@ Fergus plot it), so a single decisive patch keeps its peak instead of being aver
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.errors import ParameterError
-from cnnviz.incremental import occlusion_logits, worth_it
+from cnnviz.incremental import occlusion_logits, walkable, worth_it
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
     Maps,
@@ -31,7 +32,7 @@ from cnnviz.methods.core import (
     top_classes,
 )
 from cnnviz.models import LoadedModel
-from cnnviz.precision import CALIBRATION_BATCH, FLOAT32, PrecisionChoice, incremental_or_reduced
+from cnnviz.precision import CALIBRATION_PATCHES, PrecisionChoice, Way, agreement, fastest
 from cnnviz.progress import report
 
 #: "model_zero": the pixels the model's preprocessing maps to 0 (Xplique's occlusion_value=0 and
@@ -154,24 +155,39 @@ def _route(request: Request, image: tf.Tensor, fill: tf.Tensor, corners: np.ndar
            patch: int) -> tuple[LoadedModel, str, PrecisionChoice | None]:
     """(model, incremental mode, precision choice if it differs from the request's) of one image.
 
-    Incremental inference computes the layers' float32 operations, so it runs on the float32
-    model; the reduced twin runs the full pass. When both pay ("auto"), one measured batch decides,
-    once per model and patch size: VGG16's full pass in bfloat16 beats its incremental one, ResNet50's
-    incremental pass beats its bfloat16 one (docs/benchmarks.md)."""
+    Incremental inference runs on the float32 model or on the reduced twin (the walker computes
+    each box in the layer's compute dtype). Without a twin (precision "float32", or "auto" that
+    kept float32) it is float32 incremental inference, as ever. With a twin asked for ("bfloat16")
+    it runs on the twin. With one chosen by "auto", where incremental inference pays, one measured
+    sample decides among float32 incremental, 16-bit incremental and the 16-bit full pass, once per
+    model and patch size, a 16-bit way only if its score drops on the sample agree with float32's
+    (r >= 0.99: smaller patches make smaller drops, which 16 bits blur first; docs/benchmarks.md)."""
     loaded_model, reduced, mode = request.loaded_model, request.batched_model, request.params.get("incremental", "auto")
-    if reduced is loaded_model or mode == "off" or (request.precision and request.precision.asked == "bfloat16"):
-        return reduced, "off" if reduced is not loaded_model else mode, None
-    if mode == "on":
-        return loaded_model, "on", dataclasses.replace(request.precision or FLOAT32, policy="float32",
-                                                       reason="incremental inference runs in float32")
-    if not worth_it(loaded_model, image.numpy(), (patch, patch)):
+    pixels, size = image.numpy(), (patch, patch)
+    if reduced is loaded_model or mode == "off":
+        return reduced, mode, None
+    if request.precision.asked == "bfloat16":
+        if worth_it(reduced, pixels, size) or (mode == "on" and walkable(reduced, pixels, size)):
+            return reduced, "on", dataclasses.replace(request.precision, reason="asked; incremental inference")
         return reduced, "off", None
-    sample = corners[1:1 + CALIBRATION_BATCH]
-    choice = incremental_or_reduced(
-        loaded_model, ("occlusion", patch),
-        lambda: occlusion_logits(loaded_model, _full_pass(loaded_model), image, fill, sample, patch, "on"),
-        lambda: occlusion_logits(reduced, _full_pass(reduced), image, fill, sample, patch, "off"))
-    return (reduced, "off", choice) if choice.reduced else (loaded_model, "on", choice)
+    if not (mode == "on" or worth_it(loaded_model, pixels, size)):
+        return reduced, "off", None
+    walks = walkable(reduced, pixels, size)
+    # the clean image (its corner lies outside) and patches spread over the image (seeded)
+    spread = np.random.default_rng(0).permutation(len(corners) - 1)[:CALIBRATION_PATCHES] + 1
+    sample = corners[np.concatenate([[0], np.sort(spread)])]
+    policy = request.precision.policy
+    routes = [(loaded_model, "on", "incremental inference in float32")]
+    if walks:
+        routes.append((reduced, "on", f"incremental inference in {policy}"))
+    if mode == "auto":
+        routes.append((reduced, "off", f"the full pass in {policy}"))
+    ways = [Way(label, "float32" if model is loaded_model else policy,
+                functools.partial(occlusion_logits, model, _full_pass(model), image, fill, sample, patch, how))
+            for model, how, label in routes]
+    best, choice = fastest(loaded_model, ("occlusion", patch, mode), ways,
+                           functools.partial(agreement, "forward"))
+    return routes[best][0], routes[best][1], choice
 
 
 def at_patch_centres(grid: np.ndarray, tops: np.ndarray, lefts: np.ndarray, patch: int,
