@@ -32,9 +32,8 @@ same 95 % training accuracy and 90.5 % there. Nor were three more colour photogr
 (scikit-learn's china and flower, matplotlib's grace_hopper; 40 % picture backgrounds, 12 epochs of
 fine-tuning: 91.0 %), large objects cut by the frame painted behind the shapes (rims and blobs,
 with those photographs: 90.5 %) or a term pushing background cells to vote for no class (90.0 %).
-The misses sit
-on photographs (82-84 %: the rims of the coffee cup read as a ring or circle, the cat's eyes) and in
-the hatched and dashed styles (84-87 %).
+The misses sit on photographs (82-84 %: the rims of the coffee cup read as a ring or circle, the
+cat's eyes) and in the hatched and dashed styles (84-87 %).
 ``--remeasure`` measures a weights file again and rewrites its metadata's figures.
 """
 
