@@ -45,7 +45,7 @@ STEPS_HELP = ("Points on the path from the baseline to the image. The attributio
               "this run came.")
 
 #: Parameters that change how a map is computed, not what it shows: not offered as settings.
-NOT_SETTINGS = ("batch_size",)
+NOT_SETTINGS = ("batch_size", "incremental")
 #: Parameters whose default None means "off" / "all": a 0 in the widget stands for None.
 NONE_AS_ZERO = {"forgrad": "FORGrad bandwidth (0 = off)", "top_k": "Top-k channels (0 = all)"}
 

@@ -164,6 +164,20 @@ def test_an_unknown_mode_is_a_clear_error() -> None:
         one_pixel_attack(loaded, image, popsize=4, maxiter=1, incremental="fast")
 
 
+def test_explain_takes_the_incremental_option_and_gives_the_same_map() -> None:
+    from cnnviz.errors import ParameterError  # noqa: PLC0415
+    from cnnviz.explanation import explain  # noqa: PLC0415
+    loaded = load_model("shapes")
+    image = np.random.default_rng(6).integers(0, 256, (*loaded.input_size, 3), dtype=np.uint8)
+    maps = {mode: explain(loaded, image, "occlusion", patch_size=16, stride=16, incremental=mode)
+            for mode in ("on", "off")}
+    assert maps["on"].params["incremental"] == "on" and maps["off"].params["incremental"] == "off"
+    np.testing.assert_allclose(maps["on"].raw, maps["off"].raw, rtol=0, atol=1e-4 * np.abs(maps["off"].raw).max())
+    assert np.abs(maps["off"].raw).max() > 1e-3  # the patches change the score: the comparison means something
+    with pytest.raises(ParameterError, match="incremental"):
+        explain(loaded, image, "occlusion", incremental="fast")
+
+
 def test_auto_keeps_the_full_pass_for_a_graph_the_walker_cannot_take() -> None:
     """Two image inputs: the walker cannot trace it, so "auto" must not break the method."""
     keras.utils.set_random_seed(3)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnviz.errors import ParameterError
-from cnnviz.incremental import occlusion_logits, walkable, worth_it
+from cnnviz.incremental import MODES, occlusion_logits, walkable, worth_it
 from cnnviz.methods.core import (
     DEFAULT_BATCH_SIZE,
     Maps,
@@ -52,8 +52,10 @@ SCORES = ("probability", "logit")
 #: How the full map is made from the patches' drops: each drop at its patch's centre, interpolated
 #: (default); or each pixel the mean, or the sum (Xplique), of the drops of the patches covering it.
 AGGREGATES = ("centres", "mean", "sum")
+#: Incremental inference (cnnviz.incremental): "auto" (where it pays), "on", or "off" (full passes);
+#: the same map either way, so the app does not offer it as a setting.
 DEFAULTS = {"patch_size": None, "stride": None, "fill": "mean", "batch_size": DEFAULT_BATCH_SIZE,
-            "score": "probability", "aggregate": "centres"}
+            "score": "probability", "aggregate": "centres", "incremental": "auto"}
 
 
 def patch_geometry(params: dict[str, Any], size: tuple[int, int]) -> tuple[int, int]:
@@ -215,6 +217,7 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
     height, width = loaded_model.input_size
     check_choice(params, "fill", FILLS)
     check_choice(params, "score", SCORES)
+    check_choice(params, "incremental", MODES)
     check_choice(params, "aggregate", AGGREGATES)
     check_positive_int(params, "batch_size")
     for name in ("patch_size", "stride"):
@@ -233,7 +236,7 @@ def check(params: dict[str, Any], loaded_model: LoadedModel) -> None:
 
 METHOD = Method(
     name="occlusion", title="Occlusion", compute=occlusion, defaults=DEFAULTS, check=check, uses_layer=False,
-    progress=True, choices={"fill": FILLS, "score": SCORES, "aggregate": AGGREGATES},
+    progress=True, choices={"fill": FILLS, "score": SCORES, "aggregate": AGGREGATES, "incremental": MODES},
     citation="Zeiler and Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014",
     about=("Hides one patch of the image at a time and measures how much the class probability drops: "
            "bright where hiding the image hurts the model most. Model-agnostic and easy to interpret, "
