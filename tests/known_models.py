@@ -15,6 +15,17 @@ def loaded(model: keras.Model, size: int, preprocessing: str = "none", classes: 
                        preprocess=preprocessing_function(preprocessing), preprocessing=preprocessing, weights=None)
 
 
+def randomise_batch_norms(model: keras.Model, seed: int) -> None:
+    """Seeded statistics for every batch norm: fresh ones are the identity, and folding them (or
+    computing them in 16 bits) would test nothing."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2.0, channels), rng.normal(0, 0.5, channels),
+                               rng.normal(0, 0.3, channels), rng.uniform(0.05, 0.5, channels)])
+
+
 def cell_model(weights: np.ndarray, size: int) -> LoadedModel:
     """Logit 0 = sum_i weights[i] * (mean of the pixels of grid cell i, 0..1); logit 1 = 0.
 

@@ -16,20 +16,11 @@ from cnnviz.explanation import explain
 from cnnviz.incremental import _compiled, patched_logits
 from cnnviz.models import LoadedModel
 from cnnviz.precision import Way, fastest, twin
+from tests import known_models
 
 L = keras.layers
 SIZE, PATCH, STRIDE = 48, 8, 8
 BF16 = "mixed_bfloat16"
-
-
-def _seeded_batch_norms(model: keras.Model, seed: int) -> None:
-    """Seeded statistics: fresh batch norms are the identity and would test nothing."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, L.BatchNormalization):
-            channels = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2.0, channels), rng.normal(0, 0.5, channels),
-                               rng.normal(0, 0.3, channels), rng.uniform(0.05, 0.5, channels)])
 
 
 def resnet_like() -> keras.Model:
@@ -43,7 +34,7 @@ def resnet_like() -> keras.Model:
     y = L.ReLU()(L.Add()([y, branch]))
     y = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(y)
     model = keras.Model(x, L.Dense(5)(L.GlobalAveragePooling2D()(y)), name="resnet_like")
-    _seeded_batch_norms(model, 6)
+    known_models.randomise_batch_norms(model, 6)
     return model
 
 
@@ -57,9 +48,7 @@ def vgg_like() -> keras.Model:
 
 
 def wrap(model: keras.Model) -> LoadedModel:
-    return LoadedModel(name=model.name, model=model, input_size=(SIZE, SIZE),
-                       class_names=tuple(f"c{i}" for i in range(5)), preprocess=lambda p: p / 127.5 - 1.0,
-                       preprocessing="tf", weights=None)
+    return known_models.loaded(model, SIZE, "tf", classes=5)
 
 
 def occlusion_case() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

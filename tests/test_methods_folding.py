@@ -11,19 +11,9 @@ import pytest
 import tensorflow as tf
 
 from cnnviz.explanation import explain
-from tests.known_models import loaded
+from tests.known_models import loaded, randomise_batch_norms
 
 SIZE = 32
-
-
-def _randomise_batch_norms(model: keras.Model, seed: int) -> None:
-    """Seeded statistics for every batch norm: fresh ones are the identity, and folding them tests nothing."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            channels = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2.0, channels), rng.normal(0, 0.5, channels),
-                               rng.normal(0, 0.3, channels), rng.uniform(0.05, 0.5, channels)])
 
 
 def _network(name: str) -> keras.Model:
@@ -37,7 +27,7 @@ def _network(name: str) -> keras.Model:
     x = keras.layers.ReLU(name="last_relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(x), name=name)
-    _randomise_batch_norms(model, seed=3)
+    randomise_batch_norms(model, seed=3)
     return model
 
 
@@ -106,7 +96,7 @@ def test_one_image_folds_only_small_kernels_and_one_image_and_a_batch_match_kera
     x = keras.layers.ReLU()(keras.layers.BatchNormalization(name="large_bn")(x))
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
-    _randomise_batch_norms(model, seed=4)
+    randomise_batch_norms(model, seed=4)
     model_ = loaded(model, SIZE, classes=3)
     graph = flat_graph(model_)
     assert _worth_folding(graph["direct"], single=True) and not _worth_folding(graph["large"], single=True)
