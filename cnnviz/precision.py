@@ -229,16 +229,17 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _score_drops(logits: np.ndarray) -> np.ndarray:
-    """How much each later row lowers the first row's top class: its logit and its probability."""
+def _score_drops(loaded_model: LoadedModel, logits: np.ndarray) -> np.ndarray:
+    """How much each later row lowers the first row's top class: its logit and its probability (the
+    model's own: a softmax, or sigmoids for a multi-label head)."""
     logits = np.asarray(logits, np.float64)
     top = int(np.argmax(logits[0]))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    probabilities = np.asarray(loaded_model.probabilities_from_logits(logits), np.float64)
     return np.stack([logits[0, top] - logits[1:, top], probabilities[0, top] - probabilities[1:, top]])
 
 
-def agreement(kind: str, float32_output: np.ndarray, reduced_output: np.ndarray) -> float:
+def agreement(loaded_model: LoadedModel, kind: str, float32_output: np.ndarray,
+              reduced_output: np.ndarray) -> float:
     """Pearson r between the two precisions' answers on the calibration batch (see
     :func:`calibration_pixels`): "forward", the lower of two: the logits minus their mean over the
     batch, and the drops of the first image's top class (logit and probability) under each covered
@@ -247,7 +248,8 @@ def agreement(kind: str, float32_output: np.ndarray, reduced_output: np.ndarray)
     if kind == "gradient":
         return _pearson(*(np.abs(g).mean(axis=0).sum(axis=-1) for g in (float32_output, reduced_output)))
     centred = _pearson(*(g - g.mean(axis=0) for g in (float32_output, reduced_output)))
-    drops = [_pearson(a, b) for a, b in zip(_score_drops(float32_output), _score_drops(reduced_output))]
+    drops = [_pearson(a, b) for a, b in zip(_score_drops(loaded_model, float32_output),
+                                            _score_drops(loaded_model, reduced_output))]
     return min(centred, *drops)
 
 
@@ -314,7 +316,7 @@ def choose(loaded_model: LoadedModel, precision: str | None = None, kind: str = 
             calibration = calibrate(_runner(loaded_model, kind, pixels, float32_outputs),
                                     _runner(twin(loaded_model, policy), kind, pixels, reduced_outputs))
             _DECISIONS[key] = decide(calibration, policy,
-                                     agreement(kind, float32_outputs[-1], reduced_outputs[-1]),
+                                     agreement(loaded_model, kind, float32_outputs[-1], reduced_outputs[-1]),
                                      min_agreement=MIN_GRADIENT_AGREEMENT if kind == "gradient"
                                      else MIN_AGREEMENT)
             loaded_model.cached(("precision.decided", kind, policy), lambda: _Forget(key))

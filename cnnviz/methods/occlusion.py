@@ -188,7 +188,7 @@ def _route(request: Request, image: tf.Tensor, fill: tf.Tensor, corners: np.ndar
                 functools.partial(occlusion_logits, model, _full_pass(model), image, fill, sample, patch, how))
             for model, how, label in routes]
     best, choice = fastest(loaded_model, ("occlusion", patch, mode), ways,
-                           functools.partial(agreement, "forward"))
+                           functools.partial(agreement, loaded_model, "forward"))
     return routes[best][0], routes[best][1], choice
 
 
