@@ -21,7 +21,7 @@ from ui import dataset_state, progress, state
 from ui.audit_view import show_audit, show_filter_statistics
 from ui.downloads import download_png
 from ui.errors import user_errors
-from ui.kept_settings import kept_upload
+from ui.kept_settings import kept_zip_upload
 
 SIZES = (40, 48, 64)
 DEFAULT_SIZE = 40  # measured: 40 px, 120 per class, 10 epochs (bench/cleverhans.py, docs/benchmarks.md)
@@ -69,15 +69,8 @@ def _dataset() -> tuple[Any, int]:
         per_class = int(columns[0].number_input("Images per class", 20, 1000, DEFAULT_PER_CLASS, step=20,
                                                 key="clever_hans.per_class"))
         return _generated(per_class, size, seed), size
-    upload = st.file_uploader("A zip with one folder of images per class", type=["zip"],
-                              key="clever_hans.zip")
-    kept = kept_upload("clever_hans.zip", upload)
-    if kept is None:
-        st.info("Upload a zip to continue, or use the generated shapes.", icon=":material/upload:")
-        st.stop()
-    if upload is None:
-        st.caption(f"Using {kept[0]}, uploaded before; upload another zip to replace it.")
-    data = kept[1]
+    _, data = kept_zip_upload("A zip with one folder of images per class", "clever_hans.zip",
+                              "Upload a zip to continue, or use the generated shapes.")
     return _zip(hashlib.sha256(data).hexdigest(), data, seed), size
 
 

@@ -20,7 +20,7 @@ from cnnviz.zoo import DEMO_MODEL_NAME, available_models, get_spec
 from ui import engine, state, training_data, training_view
 from ui.downloads import download_png
 from ui.errors import show_error, user_errors
-from ui.kept_settings import kept_upload
+from ui.kept_settings import kept_zip_upload
 from ui.training_jobs import DONE, FAILED, QUEUED, RUNNING, STOPPED, JobQueue, TrainingJob
 
 RUNS_KEY = "cnnviz.train.runs"  # this session's TrainingJob objects, oldest first
@@ -68,16 +68,10 @@ def _dataset():
         seed = columns[1].number_input("Seed", 0, 2**31 - 1, 0, key="train.generated_seed")
         dataset = training_data.generated_dataset(int(per_class), int(seed))
     else:
-        upload = st.file_uploader("Zip with one folder of images per class (class_a/..., class_b/...)",
-                                  type=["zip"], key="train.zip")
-        kept = kept_upload("train.zip", upload)
-        if kept is None:
-            st.info("Upload a zip of class folders, or choose generated shapes.", icon=":material/upload:")
-            st.stop()
-        if upload is None:
-            st.caption(f"Using {kept[0]}, uploaded before; upload another zip to replace it.")
+        upload = kept_zip_upload("Zip with one folder of images per class (class_a/..., class_b/...)",
+                                 "train.zip", "Upload a zip of class folders, or choose generated shapes.")
         with user_errors():
-            dataset = training_data.zip_dataset(*kept)
+            dataset = training_data.zip_dataset(*upload)
     counts = dataset.class_counts()
     st.caption(f"{dataset.name}: {len(dataset)} images in {len(counts)} classes "
                f"({', '.join(f'{k} {v}' for k, v in counts.items())}); split 70/15/15 % "

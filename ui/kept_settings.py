@@ -6,7 +6,7 @@ included. :func:`keep_settings`, called by the entry script before each page run
 widgets' values aside while they exist and puts them back when the page draws them again (after
 "Working with widgets in multipage apps", docs.streamlit.io). Only value widgets with fixed options
 are listed: buttons and uploads refuse values set this way, and a choice among a dataset's classes
-may not exist any more; an uploaded zip is kept by :func:`kept_upload` instead.
+may not exist any more; an uploaded zip is kept by :func:`kept_zip_upload` instead.
 """
 
 from __future__ import annotations
@@ -43,10 +43,17 @@ def keep_settings() -> None:
             st.session_state[key] = value
 
 
-def kept_upload(key: str, upload: Any) -> tuple[str, bytes] | None:
-    """(name, bytes) of the file uploader ``key``'s file, or of the last one uploaded there in this
-    session when the uploader is empty because the user visited another page."""
+def kept_zip_upload(label: str, key: str, missing: str) -> tuple[str, bytes]:
+    """A zip uploader (widget ``key``) whose file survives a visit to another page: (name, bytes)
+    of its file, or of the last one uploaded there in this session (the uploader comes back empty);
+    with neither, the note ``missing`` and the page stops there."""
+    upload = st.file_uploader(label, type=["zip"], key=key)
     uploads: dict[str, tuple[str, bytes]] = st.session_state.setdefault(_UPLOADS, {})
     if upload is not None:
         uploads[key] = (upload.name, upload.getvalue())
-    return uploads.get(key)
+    if key not in uploads:
+        st.info(missing, icon=":material/upload:")
+        st.stop()
+    if upload is None:
+        st.caption(f"Using {uploads[key][0]}, uploaded before; upload another zip to replace it.")
+    return uploads[key]
