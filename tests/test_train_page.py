@@ -28,7 +28,6 @@ def _subheaders(at: AppTest) -> list[str]:
     return [s.value for s in at.subheader]
 
 
-
 def test_train_page_trains_stops_and_explains_the_trained_model(tmp_path: Path) -> None:
     with navigation_mode():
         at = app_test()

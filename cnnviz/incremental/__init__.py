@@ -54,7 +54,7 @@ class _Compiled:
         index_spec = tf.TensorSpec([None], tf.int32)
         self.patched_function: Callable[..., tf.Tensor] | None = None
         self._specs = (patch_spec, index_spec)
-        self.untraceable = False  # set when tracing failed (worth_it)
+        self.untraceable = False  # set when tracing failed (walkable)
         self._preprocess = preprocess
 
     def clean(self, image: np.ndarray) -> dict[str, tf.Tensor]:
