@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.kept_settings import keep_settings
 from ui.navigation import PAGES
 from ui.sidebar import draw_sidebar
 
@@ -22,5 +21,4 @@ for entry in PAGES:
 page = st.navigation(sections)
 
 draw_sidebar()
-keep_settings()  # page settings survive a visit to another page
 page.run()
