@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -411,7 +412,7 @@ def _audit(model, choice: DatasetChoice, split: str) -> None:
         show_error(error)
         return
     show_audit(result, images, key="dataset.audit_view", dataset_name=choice.dataset.name,
-               model_name=model.label, on_member=dataset_state.pick_image)
+               model_name=model.label, on_member=partial(dataset_state.pick_image, method=method))
 
 
 # --- the page -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from cnnviz.methods import integrated_gradients, occlusion, smoothgrad
 from cnnviz.models import LoadedModel
 from cnnviz.precision import METHOD_KINDS, PRECISIONS, check_precision
 from cnnviz.report import ReportSection, report_html
-from ui import engine, progress, state
+from ui import dataset_state, engine, progress, state
 from ui.downloads import download_png
 from ui.errors import show_error, user_errors
 
@@ -149,7 +149,8 @@ with user_errors():
     default_layer = default_target_layer(loaded)
 
 columns = st.columns([3, 2, 2])
-chosen = columns[0].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, key="heatmaps.methods",
+chosen = columns[0].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS,
+                                key=dataset_state.HEATMAPS_METHODS_KEY,
                                 format_func=lambda name: METHODS[name].title)
 options = [p.class_index for p in predictions] + [OTHER_CLASS]
 probability = {p.class_index: p.probability for p in predictions}

@@ -127,6 +127,7 @@ def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: 
     at.number_input(key="dataset.gen_count").set_value(10).run()
     next(b for b in at.button if b.label == "Use this generated set").click().run()
     at.selectbox(key="dataset.audit_class").set_value("star").run()
+    at.selectbox(key="dataset.audit_method").set_value("saliency").run()
     next(b for b in at.button if b.label == "Audit the class").click().run()
     assert not at.exception and not at.error, messages(at)
     clusters = [e.label for e in at.expander if e.label.startswith("Cluster ")]
@@ -134,6 +135,9 @@ def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: 
     next(b for b in at.button if b.key and b.key.startswith("dataset.audit_view.open.")).click().run()
     assert not at.exception, messages(at)
     assert at.title[0].value == "Heatmaps", messages(at)
+    # the page shows the map the audit clustered, not its default methods
+    assert at.multiselect(key="heatmaps.methods").value == ["saliency"]
+    assert any(c.startswith("Gradient saliency: star") for c in _captions(at.main)), _captions(at.main)
     assert any(c.startswith("generated/star/") for c in _captions(at.sidebar)), _captions(at.sidebar)
     at.switch_page(PAGE).run()
     at.segmented_control(key="dataset.source").set_value("generated").run()

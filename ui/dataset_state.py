@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the sidebar imports this module on every page: keep it ligh
 
 DATASET_SOURCE = "dataset"  # the sidebar's image source for a picked dataset image
 HEATMAPS_PAGE = "pages/heatmaps.py"
+HEATMAPS_METHODS_KEY = "heatmaps.methods"  # the Heatmaps page's method picker
 
 _DATASET = "cnnviz.dataset.current"
 _PICKED = "cnnviz.dataset.picked_image"
@@ -63,15 +64,19 @@ def image_choice(dataset: Dataset, index: int) -> state.ImageChoice:
                              preview=state.preview_of(image), class_name=class_name, mask=dataset.mask(index))
 
 
-def pick_image(index: int, dataset: Dataset | None = None) -> None:
+def pick_image(index: int, dataset: Dataset | None = None, method: str | None = None) -> None:
     """Widget callback: make image ``index`` of ``dataset`` (default: the session's dataset) the
-    current image and open the Heatmaps page (the page calls :func:`switch_if_picked`)."""
+    current image and open the Heatmaps page (the page calls :func:`switch_if_picked`). ``method``:
+    the heatmap method the image was seen with (an audit's), which the Heatmaps page then offers
+    instead of its default methods (the class to explain stays the page's usual choice)."""
     if dataset is None:
         choice = current_dataset()
         if choice is None:
             return
         dataset = choice.dataset
     st.session_state[_PICKED] = image_choice(dataset, int(index))
+    if method is not None:
+        st.session_state[HEATMAPS_METHODS_KEY] = [method]
     st.session_state[state.IMAGE_SOURCE_KEY] = DATASET_SOURCE
     st.session_state[_SWITCH] = True
 
