@@ -41,6 +41,10 @@ shape-free backgrounds per batch with a uniform target, weight 0.5) gave 90.0 %,
 mean top probability on shape-free crops of the held-out coffee photograph from 0.69 (the bundled
 model) to 0.35.
 So the backgrounds do not outvote the shape; the shape's own evidence is misread on those photographs.
+Nor was it the few photographs: recolouring the picture backgrounds (channels swapped, inverted, grey
+ones through random colour ramps), collages of two crops and scikit-learn's two colour photographs
+raised the varied validation accuracy to 96.0 % in 15 epochs of fine-tuning but left the independent
+drawings at 89.0 % (astronaut 70 %, coffee 70 %).
 ``--remeasure`` measures a weights file again and rewrites its metadata's figures.
 """
 
