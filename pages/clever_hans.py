@@ -179,15 +179,15 @@ def _audit(models: dict[str, Any], dataset: Any, shortcut: Shortcut, method: str
     result, images = store[key]
     show_audit(result, images, key="clever_hans.audit_view", dataset_name=cued.name,
                model_name=f"{label} model", marked=shortcut.cued_indices(dataset),
-               on_member=partial(_open_on_heatmaps, models[label], label, cued, method))
+               on_member=partial(_open_on_heatmaps, models[label], label, cued, method, result.class_name))
 
 
-def _open_on_heatmaps(model: Any, label: str, dataset: Any, method: str, index: int) -> None:
+def _open_on_heatmaps(model: Any, label: str, dataset: Any, method: str, class_name: str, index: int) -> None:
     """Button callback: the audited model becomes every page's model, the member the current image,
-    and the Heatmaps page opens on the audit's method (as the Dataset page's audit does)."""
+    and the Heatmaps page opens on the audit's method and class (as the Dataset page's audit does)."""
     state.use_trained_model(state.ModelChoice(key=f"{state.LAB_MODEL_PREFIX}{label}:{id(model)}",
                                               label=f"{label} model", loaded=model))
-    dataset_state.pick_image(index, dataset, method)
+    dataset_state.pick_image(index, dataset, method, class_name)
 
 
 def _filters(models: dict[str, Any], dataset: Any, shortcut: Shortcut) -> None:

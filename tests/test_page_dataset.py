@@ -14,6 +14,7 @@ from apptest_helpers import app_on_page, messages, navigation_mode
 from dataset_helpers import drawn_shape, png_bytes, write_damaged_files, write_drawn_folder, zip_folder
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.demo.shapes import SHAPE_CLASSES
 from cnnviz.images import load_image
 from cnnviz.models import load_model
 from cnnviz.prediction import predict
@@ -135,8 +136,9 @@ def test_generated_set_heatmaps_hit_the_shapes_and_the_map_separates_them(page: 
     next(b for b in at.button if b.key and b.key.startswith("dataset.audit_view.open.")).click().run()
     assert not at.exception, messages(at)
     assert at.title[0].value == "Heatmaps", messages(at)
-    # the page shows the map the audit clustered, not its default methods
+    # the page shows the map the audit clustered: its method and class, not the page's defaults
     assert at.multiselect(key="heatmaps.methods").value == ["saliency"]
+    assert at.selectbox(key="heatmaps.class").value == SHAPE_CLASSES.index("star")
     assert any(c.startswith("Gradient saliency: star") for c in _captions(at.main)), _captions(at.main)
     assert any(c.startswith("generated/star/") for c in _captions(at.sidebar)), _captions(at.sidebar)
     at.switch_page(PAGE).run()

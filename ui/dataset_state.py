@@ -31,6 +31,7 @@ HEATMAPS_METHODS_KEY = "heatmaps.methods"  # the Heatmaps page's method picker
 _DATASET = "cnnviz.dataset.current"
 _PICKED = "cnnviz.dataset.picked_image"
 _SWITCH = "cnnviz.dataset.switch_page"
+_EXPLAIN_CLASS = "cnnviz.dataset.explain_class"
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,11 +65,12 @@ def image_choice(dataset: Dataset, index: int) -> state.ImageChoice:
                              preview=state.preview_of(image), class_name=class_name, mask=dataset.mask(index))
 
 
-def pick_image(index: int, dataset: Dataset | None = None, method: str | None = None) -> None:
+def pick_image(index: int, dataset: Dataset | None = None, method: str | None = None,
+               class_name: str | None = None) -> None:
     """Widget callback: make image ``index`` of ``dataset`` (default: the session's dataset) the
-    current image and open the Heatmaps page (the page calls :func:`switch_if_picked`). ``method``:
-    the heatmap method the image was seen with (an audit's), which the Heatmaps page then offers
-    instead of its default methods (the class to explain stays the page's usual choice)."""
+    current image and open the Heatmaps page (the page calls :func:`switch_if_picked`). ``method``
+    and ``class_name``: what an audit explained the image with, which the Heatmaps page then shows
+    instead of its default methods and the top class, so the user sees the map that was clustered."""
     if dataset is None:
         choice = current_dataset()
         if choice is None:
@@ -77,8 +79,15 @@ def pick_image(index: int, dataset: Dataset | None = None, method: str | None = 
     st.session_state[_PICKED] = image_choice(dataset, int(index))
     if method is not None:
         st.session_state[HEATMAPS_METHODS_KEY] = [method]
+    if class_name is not None:
+        st.session_state[_EXPLAIN_CLASS] = class_name
     st.session_state[state.IMAGE_SOURCE_KEY] = DATASET_SOURCE
     st.session_state[_SWITCH] = True
+
+
+def pop_class_to_explain() -> str | None:
+    """The class an audit explained the picked image as (once: the Heatmaps page takes it)."""
+    return st.session_state.pop(_EXPLAIN_CLASS, None)
 
 
 def switch_if_picked() -> None:
