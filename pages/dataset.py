@@ -411,7 +411,8 @@ def _audit(model, choice: DatasetChoice, split: str) -> None:
     except CnnvizError as error:  # e.g. too few images of the class to cluster
         show_error(error)
         return
-    show_audit(result, images, key="dataset.audit_view", dataset_name=choice.dataset.name, model_name=model.label,
+    show_audit(result, images, key="dataset.audit_view", dataset_name=choice.dataset.name,
+               model_name=model.label,
                on_member=partial(dataset_state.pick_image, method=method, class_name=result.class_name))
 
 

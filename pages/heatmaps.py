@@ -156,9 +156,12 @@ options = [p.class_index for p in predictions] + [OTHER_CLASS]
 probability = {p.class_index: p.probability for p in predictions}
 audited_class = dataset_state.pop_class_to_explain()  # opened from an audit: explain what it explained
 if audited_class in loaded.class_names:
-    audited_index = list(loaded.class_names).index(audited_class)
-    st.session_state["heatmaps.class"] = audited_index if audited_index in options else OTHER_CLASS
-    st.session_state["heatmaps.any_class"] = audited_index
+    audited_index = loaded.class_names.index(audited_class)
+    if audited_index in options:
+        st.session_state["heatmaps.class"] = audited_index
+    else:  # not among the top predictions: through "another class..."
+        st.session_state["heatmaps.class"] = OTHER_CLASS
+        st.session_state["heatmaps.any_class"] = audited_index
 choice = columns[1].selectbox("Class to explain", options, key="heatmaps.class", help=CLASS_HELP,
                               format_func=lambda c: (
     "another class..." if c == OTHER_CLASS else f"{loaded.class_names[c]} ({100 * probability[c]:.1f} %)"))
